@@ -1,0 +1,641 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/spdx/tools-golang/convert"
+	spdxcommon "github.com/spdx/tools-golang/spdx/v2/common"
+	"github.com/spdx/tools-golang/spdx/v2/v2_2"
+	"github.com/spdx/tools-golang/spdx/v2/v2_3"
+)
+
+// SBOM predicate types accepted in in-toto statements (the standard ones
+// used by cosign, syft and in-toto). A statement may also name a version,
+// as in "https://cyclonedx.org/bom/v1.5"; see IsSBOMPredicate.
+const (
+	PredicateCycloneDX = "https://cyclonedx.org/bom"
+	PredicateSPDX      = "https://spdx.dev/Document"
+)
+
+// maxSBOMComponents bounds SBOM.Components. Real firmware SBOMs list
+// hundreds to a few thousand; the bound keeps the index entry of one SBOM
+// (and the work of Contains) small.
+const maxSBOMComponents = 100_000
+
+// IsSBOMPredicate reports whether t is an accepted SBOM predicate type:
+// PredicateCycloneDX or PredicateSPDX, or either followed by "/v" and a
+// dotted decimal version, e.g. "https://cyclonedx.org/bom/v1.5",
+// "https://spdx.dev/Document/v2.3".
+func IsSBOMPredicate(t string) bool {
+	_, _, ok := sbomPredicate(t)
+	return ok
+}
+
+// sbomPredicate splits an SBOM predicate type into its format ("cyclonedx"
+// or "spdx") and the version it names, "" if none.
+func sbomPredicate(t string) (format, version string, ok bool) {
+	for _, p := range [...]struct{ base, format string }{
+		{PredicateCycloneDX, "cyclonedx"},
+		{PredicateSPDX, "spdx"},
+	} {
+		if t == p.base {
+			return p.format, "", true
+		}
+		if v, found := strings.CutPrefix(t, p.base+"/v"); found && isDottedVersion(v) {
+			return p.format, v, true
+		}
+	}
+	return "", "", false
+}
+
+// isDottedVersion reports whether v is one or more runs of ASCII digits
+// separated by single dots, such as "2" or "1.5".
+func isDottedVersion(v string) bool {
+	if v == "" || len(v) > 16 {
+		return false
+	}
+	digits := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case '0' <= c && c <= '9':
+			digits++
+		case c == '.' && digits > 0:
+			digits = 0
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+// SBOM is what vigil extracts from an SBOM document for its index.
+type SBOM struct {
+	// Format is "cyclonedx" or "spdx".
+	Format string
+	// SpecVersion is the document's specification version: "1.5" for
+	// CycloneDX, "SPDX-2.3" for SPDX.
+	SpecVersion string
+	// Name names the described firmware: CycloneDX metadata.component.name;
+	// for SPDX the name of the package the document DESCRIBES (a
+	// relationship or documentDescribes), else the document name.
+	Name string
+	// Version is the firmware's version: CycloneDX
+	// metadata.component.version, or the SPDX described package's
+	// versionInfo. Never empty.
+	Version string
+	// Components lists every component or package except the described
+	// one, in document order. Nested CycloneDX components are flattened
+	// depth-first, a parent before its children; the ones nested in
+	// metadata.component come before the top-level list.
+	Components []Component
+}
+
+// Component is one component of an SBOM, as the document states it.
+type Component struct {
+	// Name is the component's name. Never empty.
+	Name string
+	// Version is its version, or "" if the document gives none.
+	Version string
+	// PURL is its package URL (CycloneDX purl; the SPDX PACKAGE-MANAGER
+	// external reference of type purl), or "".
+	PURL string
+	// CPE is its CPE name (CycloneDX cpe; the SPDX SECURITY external
+	// reference of type cpe23Type, else cpe22Type), or "".
+	CPE string
+}
+
+// ParseSBOM parses a predicate of the given SBOM predicate type with the
+// CycloneDX or SPDX Go library (JSON only: CycloneDX 1.2 to 1.7, SPDX 2.2
+// and 2.3) and extracts the described firmware and its components.
+//
+// Beyond what the libraries check, it refuses: input that is not UTF-8; a
+// JSON object with two member names that encoding/json would match to the
+// same field (a duplicate, or names differing only in case), since other
+// parsers may read the other one; a version in the predicate type that
+// differs from the document's; a CycloneDX bomFormat other than "CycloneDX"
+// or a missing specVersion; an SPDX document whose SPDXID is not
+// SPDXRef-DOCUMENT, or with a malformed or repeated package SPDXID; no
+// described firmware name or version; a component without a name; more than
+// 100,000 components.
+//
+// Every error wraps ErrSBOM and none repeats the input. Decoding allocates
+// roughly ten to fifteen times the input size, so callers bound the input
+// (vigil accepts SBOMs up to 16 MiB).
+func ParseSBOM(predicateType string, predicate []byte) (*SBOM, error) {
+	format, version, ok := sbomPredicate(predicateType)
+	if !ok {
+		return nil, fmt.Errorf("%w: predicate type is not CycloneDX or SPDX", ErrSBOM)
+	}
+	// encoding/json replaces invalid UTF-8 with U+FFFD where other parsers
+	// refuse the document; JSON (RFC 8259) must be UTF-8.
+	if !utf8.Valid(predicate) {
+		return nil, fmt.Errorf("%w: not UTF-8", ErrSBOM)
+	}
+	var (
+		s   *SBOM
+		err error
+	)
+	switch format {
+	case "cyclonedx":
+		s, err = parseCycloneDX(predicate)
+	default:
+		s, err = parseSPDX(predicate)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if version != "" && version != strings.TrimPrefix(s.SpecVersion, "SPDX-") {
+		return nil, fmt.Errorf("%w: the predicate type names another version than the document", ErrSBOM)
+	}
+	// Only now is the input known to be valid JSON, which the scan needs.
+	if sbomDuplicateNames(predicate) {
+		return nil, fmt.Errorf("%w: a JSON object repeats a member name", ErrSBOM)
+	}
+	return s, nil
+}
+
+// errSBOMLibraryPanic stands for a panic inside a library's decoder.
+var errSBOMLibraryPanic = errors.New("library panic")
+
+// sbomDecode runs a library decoder and turns a panic into an error.
+// tools-golang v0.5.7 dereferences a nil *Package when "packages" holds a
+// null; any such bug on attacker-chosen input must cost a 400, not the
+// server. Only library code runs under the recover, so the fuzz test still
+// sees panics in ours.
+func sbomDecode(decode func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errSBOMLibraryPanic
+		}
+	}()
+	return decode()
+}
+
+// sbomDecodeProblem describes a library decoding error without repeating
+// the input: library messages quote the values they refuse.
+func sbomDecodeProblem(err error) string {
+	switch {
+	case errors.Is(err, errSBOMLibraryPanic):
+		return "the library failed on this input"
+	case errors.Is(err, cyclonedx.ErrInvalidSpecVersion):
+		return "unsupported specVersion"
+	}
+	return jsonProblem(err)
+}
+
+// parseCycloneDX decodes a CycloneDX JSON document with the CycloneDX
+// library and extracts the described firmware and its components.
+func parseCycloneDX(predicate []byte) (*SBOM, error) {
+	var bom cyclonedx.BOM
+	// NewBOMDecoder is the library's entry point, and the one to keep if a
+	// later version post-processes there. In v0.12.0 its JSON Decode is
+	// io.ReadAll plus json.Unmarshal: one copy of the input, about a tenth
+	// of the memory the decoded BOM takes.
+	err := sbomDecode(func() error {
+		return cyclonedx.NewBOMDecoder(bytes.NewReader(predicate), cyclonedx.BOMFileFormatJSON).Decode(&bom)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: decoding CycloneDX: %s", ErrSBOM, sbomDecodeProblem(err))
+	}
+	// The library takes any bomFormat, and a missing specVersion as zero.
+	if bom.BOMFormat != "CycloneDX" {
+		return nil, fmt.Errorf("%w: bomFormat is not CycloneDX", ErrSBOM)
+	}
+	if bom.SpecVersion == 0 {
+		return nil, fmt.Errorf("%w: CycloneDX document has no specVersion", ErrSBOM)
+	}
+	if bom.SpecVersion < cyclonedx.SpecVersion1_2 {
+		return nil, fmt.Errorf("%w: CycloneDX has no JSON form before 1.2", ErrSBOM)
+	}
+	if bom.Metadata == nil || bom.Metadata.Component == nil {
+		return nil, fmt.Errorf("%w: CycloneDX metadata.component is missing: the firmware is not described", ErrSBOM)
+	}
+	fw := bom.Metadata.Component
+	s := &SBOM{
+		Format:      "cyclonedx",
+		SpecVersion: bom.SpecVersion.String(),
+		Name:        fw.Name,
+		Version:     fw.Version,
+	}
+	if err := s.checkFirmware(); err != nil {
+		return nil, err
+	}
+	if err := s.addCycloneDX(fw.Components); err != nil {
+		return nil, err
+	}
+	if err := s.addCycloneDX(bom.Components); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// addCycloneDX appends comps and their nested components, depth-first.
+// encoding/json bounds the nesting (10,000 levels), hence the recursion.
+func (s *SBOM) addCycloneDX(comps *[]cyclonedx.Component) error {
+	if comps == nil {
+		return nil
+	}
+	for i := range *comps {
+		c := &(*comps)[i]
+		if err := s.add(Component{Name: c.Name, Version: c.Version, PURL: c.PackageURL, CPE: c.CPE}); err != nil {
+			return err
+		}
+		if err := s.addCycloneDX(c.Components); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add appends c after checking its name and the component bound.
+func (s *SBOM) add(c Component) error {
+	if len(s.Components) >= maxSBOMComponents {
+		return fmt.Errorf("%w: more than %d components", ErrSBOM, maxSBOMComponents)
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		return fmt.Errorf("%w: component %d has no name", ErrSBOM, len(s.Components))
+	}
+	s.Components = append(s.Components, c)
+	return nil
+}
+
+// checkFirmware checks that the described firmware has a name and version.
+func (s *SBOM) checkFirmware() error {
+	if strings.TrimSpace(s.Name) == "" {
+		return fmt.Errorf("%w: the described firmware has no name", ErrSBOM)
+	}
+	if strings.TrimSpace(s.Version) == "" {
+		return fmt.Errorf("%w: the described firmware has no version", ErrSBOM)
+	}
+	return nil
+}
+
+// parseSPDX decodes an SPDX 2.2 or 2.3 JSON document with the SPDX
+// library's types and extracts the described package and the others.
+//
+// It does what tools-golang's json.Read does (read spdxVersion, decode into
+// that version's Document, convert to the 2.3 model) without json.Read's
+// costs: a copy of the whole input, and a first decode of all of it into
+// map[string]any, which together double the memory a 16 MiB document
+// takes. The fuzz test checks that both agree.
+func parseSPDX(predicate []byte) (*SBOM, error) {
+	var probe struct {
+		SPDXVersion string `json:"spdxVersion"`
+	}
+	if err := json.Unmarshal(predicate, &probe); err != nil {
+		return nil, fmt.Errorf("%w: decoding SPDX: %s", ErrSBOM, jsonProblem(err))
+	}
+	var doc v2_3.Document
+	var err error
+	switch probe.SPDXVersion {
+	case "":
+		return nil, fmt.Errorf("%w: SPDX document has no spdxVersion", ErrSBOM)
+	case v2_3.Version:
+		err = sbomDecode(func() error { return json.Unmarshal(predicate, &doc) })
+	case v2_2.Version:
+		err = sbomDecode(func() error {
+			var old v2_2.Document
+			if err := json.Unmarshal(predicate, &old); err != nil {
+				return err
+			}
+			return convert.Document(&old, &doc)
+		})
+	default:
+		return nil, fmt.Errorf("%w: spdxVersion is not SPDX-2.2 or SPDX-2.3", ErrSBOM)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: decoding SPDX: %s", ErrSBOM, sbomDecodeProblem(err))
+	}
+	// The library leaves a missing SPDXID empty, and keeps identifiers as
+	// they are written, JSON escapes included (it trims quotes instead of
+	// decoding the string): "SPDXRef-f\u0077" stays apart from
+	// "SPDXRef-fw", which other parsers take as equal. Package identifiers
+	// must be idstrings, as the spec says, and relationships may not hold a
+	// backslash: either way, the raw and the decoded forms are the same.
+	switch {
+	case doc.SPDXIdentifier == "":
+		return nil, fmt.Errorf("%w: SPDX document has no SPDXID", ErrSBOM)
+	case doc.SPDXIdentifier != "DOCUMENT":
+		return nil, fmt.Errorf("%w: SPDX document SPDXID is not SPDXRef-DOCUMENT", ErrSBOM)
+	}
+	if len(doc.Packages) > maxSBOMComponents+1 {
+		return nil, fmt.Errorf("%w: more than %d components", ErrSBOM, maxSBOMComponents)
+	}
+	byID := make(map[spdxcommon.ElementID]int, len(doc.Packages))
+	for i, p := range doc.Packages {
+		if p == nil || !isSPDXIDString(string(p.PackageSPDXIdentifier)) {
+			return nil, fmt.Errorf("%w: SPDX package %d has a missing or malformed SPDXID", ErrSBOM, i)
+		}
+		if _, dup := byID[p.PackageSPDXIdentifier]; dup {
+			return nil, fmt.Errorf("%w: SPDX package %d repeats an SPDXID", ErrSBOM, i)
+		}
+		byID[p.PackageSPDXIdentifier] = i
+	}
+	described := -1
+	for _, r := range doc.Relationships {
+		if r == nil {
+			continue
+		}
+		if !isSPDXRef(r.RefA) || !isSPDXRef(r.RefB) {
+			return nil, fmt.Errorf("%w: an SPDX relationship has an escaped element id", ErrSBOM)
+		}
+		if described >= 0 {
+			continue
+		}
+		var target spdxcommon.DocElementID
+		switch r.Relationship {
+		case spdxcommon.TypeRelationshipDescribe:
+			if !isLocalRef(r.RefA, doc.SPDXIdentifier) {
+				continue
+			}
+			target = r.RefB
+		case spdxcommon.TypeRelationshipDescribeBy:
+			if !isLocalRef(r.RefB, doc.SPDXIdentifier) {
+				continue
+			}
+			target = r.RefA
+		default:
+			continue
+		}
+		if i, ok := byID[target.ElementRefID]; ok && target.DocumentRefID == "" && target.SpecialID == "" {
+			described = i
+		}
+	}
+	s := &SBOM{Format: "spdx", SpecVersion: probe.SPDXVersion, Name: doc.DocumentName}
+	if described >= 0 {
+		s.Name = doc.Packages[described].PackageName
+		s.Version = doc.Packages[described].PackageVersion
+	}
+	if err := s.checkFirmware(); err != nil {
+		return nil, err
+	}
+	for i, p := range doc.Packages {
+		if i == described {
+			continue
+		}
+		c := Component{Name: p.PackageName, Version: p.PackageVersion}
+		var cpe22 string
+		for _, ref := range p.PackageExternalReferences {
+			switch {
+			case ref == nil:
+			case ref.Category == spdxcommon.CategoryPackageManager && ref.RefType == spdxcommon.TypePackageManagerPURL:
+				if c.PURL == "" {
+					c.PURL = ref.Locator
+				}
+			case ref.Category == spdxcommon.CategorySecurity && ref.RefType == spdxcommon.TypeSecurityCPE23Type:
+				if c.CPE == "" {
+					c.CPE = ref.Locator
+				}
+			case ref.Category == spdxcommon.CategorySecurity && ref.RefType == spdxcommon.TypeSecurityCPE22Type:
+				if cpe22 == "" {
+					cpe22 = ref.Locator
+				}
+			}
+		}
+		if c.CPE == "" {
+			c.CPE = cpe22
+		}
+		if err := s.add(c); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// isLocalRef reports whether ref names element id of this document.
+func isLocalRef(ref spdxcommon.DocElementID, id spdxcommon.ElementID) bool {
+	return ref.DocumentRefID == "" && ref.SpecialID == "" && ref.ElementRefID == id
+}
+
+// isSPDXRef reports whether ref holds no JSON escape (see parseSPDX): the
+// library has already refused identifiers without their prefix.
+func isSPDXRef(ref spdxcommon.DocElementID) bool {
+	return !strings.Contains(string(ref.DocumentRefID), `\`) && !strings.Contains(string(ref.ElementRefID), `\`)
+}
+
+// isSPDXIDString reports whether s is an SPDX idstring: one or more ASCII
+// letters, digits, '-' or '.' (the SPDX 2.3.1 JSON schema's package SPDXID
+// pattern).
+func isSPDXIDString(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// sbomDuplicateNames reports whether an object in data, which must be valid
+// JSON, has two member names that encoding/json matches to the same struct
+// field: equal under bytes.EqualFold once unescaped. encoding/json lets the
+// last one win, so a document could show one component version to vigil and
+// another to a parser that keeps the first.
+func sbomDuplicateNames(data []byte) bool {
+	// One frame per open object or array. An object's names point into
+	// data; past a few, a map of folded names keeps the scan linear.
+	type frame struct {
+		object, expectName bool
+		names              [][]byte
+		folded             map[string]struct{}
+	}
+	var stack []frame
+	depth := 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{', '[':
+			if depth == len(stack) {
+				stack = append(stack, frame{})
+			}
+			f := &stack[depth]
+			f.object, f.expectName = data[i] == '{', data[i] == '{'
+			f.names, f.folded = f.names[:0], nil
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			if depth > 0 && stack[depth-1].object {
+				stack[depth-1].expectName = true
+			}
+		case '"':
+			start := i
+			escaped := false
+			for i++; data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					escaped = true
+					i++
+				}
+			}
+			if depth == 0 || !stack[depth-1].expectName {
+				continue
+			}
+			f := &stack[depth-1]
+			f.expectName = false
+			name := data[start+1 : i]
+			if escaped {
+				var s string
+				if json.Unmarshal(data[start:i+1], &s) != nil {
+					return true // cannot happen on valid JSON
+				}
+				name = []byte(s)
+			}
+			if f.folded != nil {
+				k := foldName(name)
+				if _, dup := f.folded[k]; dup {
+					return true
+				}
+				f.folded[k] = struct{}{}
+				continue
+			}
+			for _, n := range f.names {
+				if bytes.EqualFold(n, name) {
+					return true
+				}
+			}
+			f.names = append(f.names, name)
+			if len(f.names) > 16 {
+				f.folded = make(map[string]struct{}, 2*len(f.names))
+				for _, n := range f.names {
+					f.folded[foldName(n)] = struct{}{}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// foldName maps each rune of b to the smallest rune of its case-folding
+// orbit, so that foldName(x) == foldName(y) exactly when
+// bytes.EqualFold(x, y). Invalid UTF-8 becomes U+FFFD, as in EqualFold.
+func foldName(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		b = b[n:]
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		sb.WriteRune(m)
+	}
+	return sb.String()
+}
+
+// Contains reports whether the SBOM lists a component whose package URL,
+// ignoring qualifiers and subpath, equals purl's (type, namespace, name,
+// version); the version is compared only if purl has one. Package URLs are
+// compared after the purl spec's normalization (percent-decoding, lowercase
+// type, and the case rules of types such as github, deb and pypi). It is
+// false if purl is not a valid package URL.
+func (s *SBOM) Contains(purl string) bool {
+	want, ok := parsePURL(purl)
+	if !ok {
+		return false
+	}
+	for _, c := range s.Components {
+		if c.PURL == "" {
+			continue
+		}
+		got, ok := parsePURL(c.PURL)
+		if !ok || got.typ != want.typ || got.namespace != want.namespace || got.name != want.name {
+			continue
+		}
+		if want.version == "" || got.version == want.version {
+			return true
+		}
+	}
+	return false
+}
+
+// purlKey is the part of a package URL that Contains compares.
+type purlKey struct {
+	typ, namespace, name, version string
+}
+
+// parsePURL parses a package URL as the purl specification's "how to parse"
+// section describes, dropping qualifiers and subpath. Written here because
+// no purl library is in the module graph, and this is all vigil needs.
+func parsePURL(s string) (purlKey, bool) {
+	var k purlKey
+	s, _, _ = strings.Cut(s, "#")
+	s, _, _ = strings.Cut(s, "?")
+	scheme, rest, ok := strings.Cut(s, ":")
+	if !ok || !strings.EqualFold(scheme, "pkg") {
+		return k, false
+	}
+	rest = strings.Trim(rest, "/")
+	typ, rest, ok := strings.Cut(rest, "/")
+	if !ok || !isPURLType(typ) {
+		return k, false
+	}
+	k.typ = strings.ToLower(typ)
+	// An '@' before the last '/' belongs to the namespace (npm scopes
+	// are often written unescaped), not to a version.
+	if at := strings.LastIndexByte(rest, '@'); at > strings.LastIndexByte(rest, '/') {
+		v, err := url.PathUnescape(rest[at+1:])
+		if err != nil || v == "" {
+			return k, false
+		}
+		k.version, rest = v, rest[:at]
+	}
+	rest = strings.TrimRight(rest, "/")
+	var ns string
+	if slash := strings.LastIndexByte(rest, '/'); slash >= 0 {
+		ns, rest = rest[:slash], rest[slash+1:]
+	}
+	name, err := url.PathUnescape(rest)
+	if err != nil || name == "" {
+		return k, false
+	}
+	k.name = name
+	var segs []string
+	for seg := range strings.SplitSeq(ns, "/") {
+		if seg == "" {
+			continue
+		}
+		seg, err := url.PathUnescape(seg)
+		if err != nil || seg == "" || strings.Contains(seg, "/") {
+			return k, false
+		}
+		segs = append(segs, seg)
+	}
+	k.namespace = strings.Join(segs, "/")
+	// Type-specific rules from the purl types list: these names are not
+	// case sensitive, and pypi also treats '_' as '-'.
+	switch k.typ {
+	case "alpm", "apk", "bitbucket", "composer", "deb", "github", "hex":
+		k.namespace, k.name = strings.ToLower(k.namespace), strings.ToLower(k.name)
+	case "pypi":
+		k.name = strings.ReplaceAll(strings.ToLower(k.name), "_", "-")
+	case "rpm":
+		k.namespace = strings.ToLower(k.namespace)
+	}
+	return k, true
+}
+
+// isPURLType reports whether t is a valid purl type: ASCII letters, digits,
+// '.', '+' and '-', not starting with a digit.
+func isPURLType(t string) bool {
+	if t == "" || '0' <= t[0] && t[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '+' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

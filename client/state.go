@@ -1,0 +1,251 @@
+package client
+
+import (
+	"encoding/base64"
+	"fmt"
+	"sync"
+)
+
+// State is what the log's history says about who may sign what: enrolled
+// devices and their keys, revocations, and which manufacturer published each
+// firmware build. It is derived state: folding the log's entries in order with
+// Apply rebuilds it from nothing, which is how the log server recovers after a
+// restart and how an auditor re-checks the log independently.
+//
+// Check and Apply may be called concurrently. Check sees the entries applied
+// so far; a caller that must not let a concurrent Apply change the answer
+// between Check and sequencing (the log server) orders them itself.
+type State struct {
+	roots *TrustRoots
+
+	mu              sync.RWMutex
+	devices         map[string]*Device // by device key ID
+	byDeviceID      map[string]string  // UDI.DeviceID -> device key ID
+	revokedKeys     map[string]uint64  // device or manufacturer key ID -> revocation index
+	revokedDevices  map[string]uint64  // UDI.DeviceID -> revocation index
+	revokedFirmware map[string]uint64  // firmware digest -> revocation index
+	firmware        map[string]string  // firmware digest -> manufacturer name
+}
+
+// Device is an enrolled device.
+type Device struct {
+	UDI          UDI
+	Key          *PublicKey
+	Manufacturer string
+	// Enrollment is the log index of the device's enrollment entry.
+	Enrollment uint64
+}
+
+// NewState returns the state of an empty log under the given trust roots.
+func NewState(roots *TrustRoots) *State {
+	return &State{
+		roots:           roots,
+		devices:         map[string]*Device{},
+		byDeviceID:      map[string]string{},
+		revokedKeys:     map[string]uint64{},
+		revokedDevices:  map[string]uint64{},
+		revokedFirmware: map[string]uint64{},
+		firmware:        map[string]string{},
+	}
+}
+
+// Roots returns the trust roots the state checks against.
+func (s *State) Roots() *TrustRoots { return s.roots }
+
+// Device returns the device enrolled with the given key ID, or nil.
+func (s *State) Device(keyID string) *Device {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.devices[keyID]
+}
+
+// DeviceByUDI returns the device enrolled under u's DeviceID, or nil.
+func (s *State) DeviceByUDI(u UDI) *Device {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.devices[s.byDeviceID[u.DeviceID()]]
+}
+
+// Check verifies an entry's signature and its signer's authority against the
+// state: the checks the log makes before it accepts a submission. Errors wrap
+// ErrUnknownKey, ErrBadSignature, ErrNotEnrolled, ErrRevoked, ErrUnauthorized
+// or ErrConflict.
+func (s *State) Check(e *Entry) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keyID := e.SignerKeyID()
+	if e.Kind == KindAttestation {
+		return s.checkAttestationLocked(e, keyID)
+	}
+	m := s.roots.ManufacturerOf(keyID)
+	if m == nil {
+		if s.devices[keyID] != nil {
+			return fmt.Errorf("%w: a device key may sign only attestations", ErrUnauthorized)
+		}
+		return fmt.Errorf("%w: not a trust-root manufacturer key", ErrUnknownKey)
+	}
+	if _, ok := s.revokedKeys[keyID]; ok {
+		return fmt.Errorf("%w: manufacturer key", ErrRevoked)
+	}
+	if !m.key(keyID).Verify(e.Envelope.PAE(), e.Envelope.Signatures[0].Sig) {
+		return fmt.Errorf("%w: manufacturer signature", ErrBadSignature)
+	}
+	switch e.Kind {
+	case KindEnrollment:
+		return s.checkEnrollmentLocked(e, m, keyID)
+	case KindSBOM:
+		if owner, ok := s.firmware[e.FirmwareDigest()]; ok && owner != m.Name {
+			return fmt.Errorf("%w: firmware published by another manufacturer", ErrConflict)
+		}
+	case KindRevocation:
+		return s.checkRevocationLocked(e.Revocation.Target, e.udi, m)
+	case KindFieldAction:
+		return s.checkFieldActionLocked(e.FieldAction, m)
+	}
+	return nil
+}
+
+func (s *State) checkAttestationLocked(e *Entry, keyID string) error {
+	d := s.devices[keyID]
+	if d == nil {
+		if s.roots.ManufacturerOf(keyID) != nil {
+			return fmt.Errorf("%w: attestations are signed by the device key", ErrUnauthorized)
+		}
+		return fmt.Errorf("%w: no enrollment binds this key", ErrNotEnrolled)
+	}
+	if _, ok := s.revokedKeys[keyID]; ok {
+		return fmt.Errorf("%w: device key", ErrRevoked)
+	}
+	if _, ok := s.revokedDevices[d.UDI.DeviceID()]; ok {
+		return fmt.Errorf("%w: device", ErrRevoked)
+	}
+	if !d.Key.Verify(e.Envelope.PAE(), e.Envelope.Signatures[0].Sig) {
+		return fmt.Errorf("%w: device signature", ErrBadSignature)
+	}
+	if e.udi.DeviceID() != d.UDI.DeviceID() {
+		return fmt.Errorf("%w: the device key is enrolled for another UDI", ErrUnauthorized)
+	}
+	return nil
+}
+
+func (s *State) checkEnrollmentLocked(e *Entry, m *Manufacturer, keyID string) error {
+	u, dk := e.udi, e.deviceKey
+	if !m.Covers(u.DI) {
+		return fmt.Errorf("%w: UDI-DI outside the manufacturer's prefixes", ErrUnauthorized)
+	}
+	pop, _ := base64.StdEncoding.DecodeString(e.Enrollment.ProofOfPossession)
+	if !dk.Verify(PossessionMessage(e.Enrollment.UDI, keyID), pop) {
+		return fmt.Errorf("%w: device proof of possession", ErrBadSignature)
+	}
+	if s.roots.ManufacturerOf(dk.ID()) != nil {
+		return fmt.Errorf("%w: device key is a manufacturer key", ErrConflict)
+	}
+	if _, ok := s.revokedKeys[dk.ID()]; ok {
+		return fmt.Errorf("%w: device key", ErrRevoked)
+	}
+	if _, ok := s.revokedDevices[u.DeviceID()]; ok {
+		return fmt.Errorf("%w: device", ErrRevoked)
+	}
+	if d := s.devices[dk.ID()]; d != nil {
+		return fmt.Errorf("%w: device key already enrolled (index %d)", ErrConflict, d.Enrollment)
+	}
+	if id, ok := s.byDeviceID[u.DeviceID()]; ok {
+		return fmt.Errorf("%w: UDI already enrolled (index %d)", ErrConflict, s.devices[id].Enrollment)
+	}
+	return nil
+}
+
+func (s *State) checkRevocationLocked(t RevocationTarget, u UDI, m *Manufacturer) error {
+	switch t.Type {
+	case TargetDeviceKey:
+		d := s.devices[t.ID]
+		if d == nil || d.Manufacturer != m.Name {
+			return fmt.Errorf("%w: not a device key this manufacturer enrolled", ErrUnauthorized)
+		}
+	case TargetUDI:
+		if !m.Covers(u.DI) {
+			return fmt.Errorf("%w: UDI-DI outside the manufacturer's prefixes", ErrUnauthorized)
+		}
+	case TargetFirmware:
+		if s.firmware[t.ID] != m.Name {
+			return fmt.Errorf("%w: firmware not published by this manufacturer", ErrUnauthorized)
+		}
+	case TargetManufacturerKey:
+		if s.roots.ManufacturerOf(t.ID) != m {
+			return fmt.Errorf("%w: not a key of this manufacturer", ErrUnauthorized)
+		}
+	}
+	return nil
+}
+
+func (s *State) checkFieldActionLocked(fa *FieldAction, m *Manufacturer) error {
+	for _, di := range fa.Affected.UDIDIs {
+		d, _ := ParseDI(di)
+		if !m.Covers(d) {
+			return fmt.Errorf("%w: affected UDI-DI outside the manufacturer's prefixes", ErrUnauthorized)
+		}
+	}
+	digests := fa.Affected.Firmware
+	if fa.Remedy != nil {
+		digests = append(digests[:len(digests):len(digests)], fa.Remedy.Digest)
+	}
+	for _, d := range digests {
+		if s.firmware[d] != m.Name {
+			return fmt.Errorf("%w: firmware not published by this manufacturer", ErrUnauthorized)
+		}
+	}
+	return nil
+}
+
+// Apply folds an accepted entry, at log index idx, into the state. Applying
+// the same entry twice is harmless.
+func (s *State) Apply(idx uint64, e *Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch e.Kind {
+	case KindEnrollment:
+		id := e.deviceKey.ID()
+		if s.devices[id] != nil {
+			return
+		}
+		m := s.roots.ManufacturerOf(e.SignerKeyID())
+		name := ""
+		if m != nil {
+			name = m.Name
+		}
+		s.devices[id] = &Device{UDI: e.udi, Key: e.deviceKey, Manufacturer: name, Enrollment: idx}
+		if _, ok := s.byDeviceID[e.udi.DeviceID()]; !ok {
+			s.byDeviceID[e.udi.DeviceID()] = id
+		}
+	case KindSBOM:
+		if _, ok := s.firmware[e.FirmwareDigest()]; !ok {
+			if m := s.roots.ManufacturerOf(e.SignerKeyID()); m != nil {
+				s.firmware[e.FirmwareDigest()] = m.Name
+			}
+		}
+	case KindRevocation:
+		t := e.Revocation.Target
+		switch t.Type {
+		case TargetDeviceKey, TargetManufacturerKey:
+			setOnce(s.revokedKeys, t.ID, idx)
+		case TargetUDI:
+			setOnce(s.revokedDevices, e.udi.DeviceID(), idx)
+		case TargetFirmware:
+			setOnce(s.revokedFirmware, t.ID, idx)
+		}
+	}
+}
+
+// FirmwareRevoked reports whether a firmware build has been revoked.
+func (s *State) FirmwareRevoked(digest string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.revokedFirmware[digest]
+	return ok
+}
+
+func setOnce(m map[string]uint64, k string, v uint64) {
+	if _, ok := m[k]; !ok {
+		m[k] = v
+	}
+}

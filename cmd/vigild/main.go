@@ -1,0 +1,234 @@
+// Command vigild is the vigil log server: a C2SP tlog-tiles log on Tessera's
+// POSIX driver, with the personality that admits device evidence.
+//
+// Usage:
+//
+//	vigild --data DIR [--listen 127.0.0.1:8080] [--origin ORIGIN] --trust-roots FILE
+//	       [--witness-policy FILE] [--checkpoint-interval 500ms] [--batch-max-age 50ms]
+//
+// On the first start with an empty (or missing) DIR it creates the log: an
+// Ed25519 note key in DIR/log.key (mode 0600) named --origin, its verifier key
+// in DIR/log.vkey, and an empty tree. Later starts open that log, refuse a
+// key readable by others, and never make a new log over an existing
+// directory. DIR also holds the tree (DIR/tree), the antispam index
+// (DIR/antispam) and the SBOM blobs (DIR/blobs).
+//
+// It serves, on --listen:
+//
+//	GET  /checkpoint, /tile/...          the C2SP tlog-tiles read API
+//	POST /v1/entries                     submit a DSSE envelope
+//	GET  /v1/entries/{index}             an entry's evidence bundle
+//	GET  /v1/blobs/sha256/{hex}          an SBOM statement
+//	GET  /metrics                        Prometheus metrics
+//	GET  /healthz                        200 when serving
+//
+// Metrics: personality_submissions_total{kind,result},
+// personality_submission_duration_seconds{stage}, log_integrated_size,
+// log_published_size, log_inclusion_self_check_failures_total (must stay 0),
+// Tessera's OpenTelemetry metrics (tessera_*), go_build_info, and the Go and
+// process collectors.
+//
+// Logs are JSON lines on stderr (log/slog), Tessera's included. On SIGINT or
+// SIGTERM it stops accepting requests, lets Tessera integrate and publish
+// everything it has sequenced, and exits; an entry that was answered with an
+// index survives kill -9 too, since Tessera's POSIX driver makes it durable
+// before the index is returned.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/transparency-dev/tessera"
+	"github.com/vigil-log/vigil/client"
+	vlog "github.com/vigil-log/vigil/log"
+	"github.com/vigil-log/vigil/personality"
+	"k8s.io/klog/v2"
+)
+
+func main() {
+	var (
+		dataFlag     = flag.String("data", "", "data directory (required); created with a new log if empty")
+		listen       = flag.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+		origin       = flag.String("origin", "", "the log's origin, required when creating a log (e.g. example.com/vigil)")
+		rootsFile    = flag.String("trust-roots", "", "trust-roots file: manufacturers, their keys and UDI prefixes (required)")
+		policyFile   = flag.String("witness-policy", "", "C2SP tlog-policy file of witnesses whose cosignatures each checkpoint needs (optional)")
+		cpInterval   = flag.Duration("checkpoint-interval", 500*time.Millisecond, "how often to publish a checkpoint while the tree grows")
+		batchAge     = flag.Duration("batch-max-age", 50*time.Millisecond, "longest a submission waits to be sequenced in a batch")
+		batchSize    = flag.Uint("batch-max-size", 1024, "most entries sequenced in one batch")
+		waitTimeout  = flag.Duration("wait-timeout", 10*time.Second, "how long a submission waits for a checkpoint before answering 202")
+		shutdownWait = flag.Duration("shutdown-timeout", 30*time.Second, "how long shutdown may take to publish what is sequenced")
+		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
+	)
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `vigild runs a vigil transparency log.
+
+Usage:
+  vigild --data DIR --trust-roots FILE [--origin ORIGIN] [flags]
+
+Example, first start (creates the log and DIR/log.vkey):
+  vigild --data ./data --origin example.com/vigil --trust-roots trust-roots.json
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "vigild: --log-level: %v\n", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	klog.SetSlogLogger(logger)
+	cfg := config{
+		data: *dataFlag, listen: *listen, origin: *origin, roots: *rootsFile, policy: *policyFile,
+		cpInterval: *cpInterval, batchAge: *batchAge, batchSize: *batchSize,
+		waitTimeout: *waitTimeout, shutdownTimeout: *shutdownWait,
+	}
+	if err := run(cfg, logger); err != nil {
+		logger.Error("vigild stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	data, listen, origin, roots, policy string
+	cpInterval, batchAge                time.Duration
+	batchSize                           uint
+	waitTimeout, shutdownTimeout        time.Duration
+}
+
+func run(cfg config, logger *slog.Logger) error {
+	if cfg.data == "" || cfg.roots == "" {
+		return errors.New("--data and --trust-roots are required (see --help)")
+	}
+	// rootCtx outlives the signal: requests in flight when it arrives still
+	// finish during http.Server.Shutdown. It ends last, after Tessera's.
+	rootCtx, cancelRoot := context.WithCancel(context.Background())
+	defer cancelRoot()
+	ctx, stop := signal.NotifyContext(rootCtx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	rb, err := os.ReadFile(cfg.roots)
+	if err != nil {
+		return fmt.Errorf("reading trust roots: %w", err)
+	}
+	roots, err := client.ParseTrustRoots(rb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.roots, err)
+	}
+	dd, err := openDataDir(cfg.data, cfg.origin)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewBuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	stopOTel, err := vlog.BridgeOTel(reg)
+	if err != nil {
+		return err
+	}
+	defer stopOTel(context.Background())
+
+	opts := tessera.NewAppendOptions().
+		WithCheckpointInterval(cfg.cpInterval).
+		WithBatching(cfg.batchSize, cfg.batchAge)
+	if cfg.policy != "" {
+		pb, err := os.ReadFile(cfg.policy)
+		if err != nil {
+			return fmt.Errorf("reading witness policy: %w", err)
+		}
+		wg, err := tessera.NewWitnessGroupFromPolicy(pb)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cfg.policy, err)
+		}
+		opts = opts.WithWitnesses(wg, nil)
+	}
+	lcfg := vlog.Config{
+		Dir: dd.tree(), AntispamDir: dd.antispam(),
+		Signer: dd.signer, Verifier: dd.verifier, Options: opts,
+		Logger: logger, Registerer: reg,
+	}
+	open := vlog.Open
+	if dd.created {
+		open = vlog.Create
+	}
+	lg, err := open(ctx, lcfg)
+	if err != nil {
+		return err
+	}
+	logClosed := false
+	closeLog := func() error {
+		if logClosed {
+			return nil
+		}
+		logClosed = true
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		return lg.Close(sctx)
+	}
+	defer closeLog()
+
+	blobs, err := personality.NewBlobStore(dd.blobs())
+	if err != nil {
+		return err
+	}
+	p, err := personality.New(ctx, personality.Config{
+		Log: lg, Blobs: blobs, Roots: roots, WaitTimeout: cfg.waitTimeout,
+		Logger: logger, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	go p.Follow(ctx, time.Second)
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", p.Handler())
+	mux.Handle("/checkpoint", lg.Handler())
+	mux.Handle("/tile/", lg.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      cfg.waitTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return rootCtx },
+	}
+	logger.InfoContext(ctx, "vigild serving", "url", "http://"+ln.Addr().String(), "origin", dd.signer.Name(), "vkey", dd.vkey, "created", dd.created)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	// Shutdown order (Tessera's NewAppender doc): stop taking requests, then
+	// Tessera's shutdown, then the root context (deferred).
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("HTTP shutdown", "err", err)
+	}
+	return closeLog()
+}

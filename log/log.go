@@ -1,0 +1,345 @@
+// Package log is vigil's only door to Tessera: it creates or opens a
+// [c2sp.org/tlog-tiles] log on a Tessera storage driver, sequences leaves,
+// waits for checkpoints that commit to them, builds inclusion proofs it has
+// checked itself with the transparency-dev verifier, and serves the tlog-tiles
+// read API. It knows nothing of devices: a leaf is bytes.
+//
+// [c2sp.org/tlog-tiles]: https://c2sp.org/tlog-tiles
+package log
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
+	tclient "github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/storage/posix"
+	badger "github.com/transparency-dev/tessera/storage/posix/antispam"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// ErrPushback is returned when the log cannot take more entries for now;
+// callers should retry later. It wraps tessera.ErrPushback.
+var ErrPushback = tessera.ErrPushback
+
+// ErrNotFound is returned for an index the log has not integrated.
+var ErrNotFound = errors.New("no such entry")
+
+// Config configures a log on Tessera's POSIX driver.
+type Config struct {
+	// Dir holds the tree: tiles, entry bundles, the checkpoint and Tessera's
+	// .state directory. Required.
+	Dir string
+	// AntispamDir holds Tessera's persistent (badger) antispam index, which
+	// maps an entry's hash to its index so that an identical resubmission
+	// gets the original index. Optional: empty means only the in-memory
+	// cache of recent entries deduplicates.
+	AntispamDir string
+	// Signer signs checkpoints; its name is the log's origin. Required.
+	Signer note.Signer
+	// Verifier is the Signer's verifier, used to check every checkpoint the
+	// log hands out before it returns it. Required.
+	Verifier note.Verifier
+	// Options is Tessera's append options builder, as built by the caller
+	// (batching, checkpoint interval, pushback, witnesses). Log adds the
+	// checkpoint signer and antispam. Nil means Tessera's defaults.
+	Options *tessera.AppendOptions
+	// PollInterval is how often waiters look for a new checkpoint.
+	// Default 100ms.
+	PollInterval time.Duration
+	// Logger receives lifecycle events. Nil discards.
+	Logger *slog.Logger
+	// Registerer receives the log's metrics. Nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// Log is an open log. Its methods may be called concurrently.
+type Log struct {
+	cfg      Config
+	add      tessera.AddFn
+	reader   tessera.LogReader
+	awaiter  *tessera.PublicationAwaiter
+	shutdown func(context.Context) error
+	cancel   context.CancelFunc
+	metrics  *metrics
+	logger   *slog.Logger
+
+	mu      sync.Mutex            // guards builder and bSize
+	builder *tclient.ProofBuilder // proofs for trees of size bSize
+	bSize   uint64
+}
+
+// Receipt is proof that a leaf is in the log: its index, a checkpoint signed
+// by the log that commits to it, and the inclusion proof, already verified.
+type Receipt struct {
+	Index uint64
+	// Dup is true when the leaf was already in the log before this call.
+	Dup        bool
+	Checkpoint []byte
+	Hashes     [][]byte
+}
+
+// treeState is the file Tessera's POSIX driver writes once a tree exists.
+const treeState = ".state/treeState"
+
+// Exists reports whether dir holds a log.
+func Exists(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, treeState))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("checking for a log in %s: %w", dir, err)
+}
+
+// Create makes a new, empty log in cfg.Dir, which must not exist or be empty.
+func Create(ctx context.Context, cfg Config) (*Log, error) {
+	ents, err := os.ReadDir(cfg.Dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading log directory: %w", err)
+	}
+	if len(ents) != 0 {
+		return nil, fmt.Errorf("creating a log: directory %s is not empty", cfg.Dir)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating log directory: %w", err)
+	}
+	return start(ctx, cfg)
+}
+
+// Open opens the existing log in cfg.Dir. It fails if there is none, so a
+// wrong path never quietly starts a new log.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	ok, err := Exists(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("opening log: no log in %s", cfg.Dir)
+	}
+	return start(ctx, cfg)
+}
+
+func start(ctx context.Context, cfg Config) (*Log, error) {
+	if cfg.Signer == nil || cfg.Verifier == nil || cfg.Signer.Name() != cfg.Verifier.Name() {
+		return nil, errors.New("log: a checkpoint signer and its verifier are required")
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 100 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	opts := cfg.Options
+	if opts == nil {
+		opts = tessera.NewAppendOptions()
+	}
+	// Tessera's background work lives as long as the log, not the caller's
+	// ctx: Close ends it, after Tessera's own shutdown, in the documented order.
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	driver, err := posix.New(lctx, posix.Config{Path: cfg.Dir})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("opening POSIX storage: %w", err)
+	}
+	var as tessera.Antispam
+	if cfg.AntispamDir != "" {
+		if as, err = badger.NewAntispam(lctx, cfg.AntispamDir, badger.AntispamOpts{}); err != nil {
+			cancel()
+			return nil, fmt.Errorf("opening antispam index: %w", err)
+		}
+	}
+	opts = opts.WithCheckpointSigner(cfg.Signer).WithAntispam(tessera.DefaultAntispamInMemorySize, as)
+	a, shutdown, reader, err := tessera.NewAppender(lctx, driver, opts)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("starting Tessera appender: %w", err)
+	}
+	l := &Log{
+		cfg:      cfg,
+		add:      a.Add,
+		reader:   reader,
+		awaiter:  tessera.NewPublicationAwaiter(lctx, reader.ReadCheckpoint, cfg.PollInterval),
+		shutdown: shutdown,
+		cancel:   cancel,
+		logger:   cfg.Logger.With("origin", cfg.Signer.Name()),
+	}
+	l.metrics = newMetrics(cfg.Registerer, l)
+	l.logger.InfoContext(ctx, "log started", "dir", cfg.Dir)
+	return l, nil
+}
+
+// Origin returns the log's origin line.
+func (l *Log) Origin() string { return l.cfg.Signer.Name() }
+
+// Reader returns the Tessera log reader, for followers of the log's content.
+func (l *Log) Reader() tessera.LogReader { return l.reader }
+
+// Sequence adds a leaf and blocks until it has a durable index: after it
+// returns, the leaf survives a crash. An identical leaf already in the log
+// gets its original index, with Dup set. Errors wrap ErrPushback when the log
+// is overloaded.
+func (l *Log) Sequence(ctx context.Context, leaf []byte) (index uint64, dup bool, err error) {
+	idx, err := l.add(ctx, tessera.NewEntry(leaf))()
+	if err != nil {
+		return 0, false, fmt.Errorf("sequencing: %w", err)
+	}
+	return idx.Index, idx.IsDup, nil
+}
+
+// Prove waits until a published checkpoint commits to index, then returns a
+// receipt for leaf at index under that checkpoint. It checks the checkpoint's
+// signature and the inclusion proof before returning, and counts a failure in
+// the log_inclusion_self_check_failures_total alarm.
+func (l *Log) Prove(ctx context.Context, index uint64, leaf []byte) (*Receipt, error) {
+	resolved := func() (tessera.Index, error) { return tessera.Index{Index: index}, nil }
+	_, cp, err := l.awaiter.Await(ctx, resolved)
+	if err != nil {
+		return nil, fmt.Errorf("awaiting a checkpoint for index %d: %w", index, err)
+	}
+	return l.proveAt(ctx, index, leaf, cp)
+}
+
+// Checkpoint returns the latest published checkpoint.
+func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
+	cp, err := l.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// ProveUnder returns a receipt for the leaf at index under the given
+// checkpoint (one the log published), and the leaf. The error wraps
+// ErrNotFound if the checkpoint does not cover index.
+func (l *Log) ProveUnder(ctx context.Context, index uint64, cp []byte) (*Receipt, []byte, error) {
+	c, err := l.checkCheckpoint(cp)
+	if err != nil {
+		return nil, nil, err
+	}
+	if index >= c.Size {
+		return nil, nil, fmt.Errorf("index %d: %w", index, ErrNotFound)
+	}
+	leaf, err := l.ReadLeaf(ctx, index, c.Size)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := l.proveAt(ctx, index, leaf, cp)
+	return r, leaf, err
+}
+
+// ReadLeaf returns the leaf at index in a tree of the given size.
+func (l *Log) ReadLeaf(ctx context.Context, index, size uint64) ([]byte, error) {
+	eb, err := tclient.GetEntryBundle(ctx, l.reader.ReadEntryBundle, index/layout.EntryBundleWidth, size)
+	if err != nil {
+		return nil, fmt.Errorf("reading entry bundle for index %d: %w", index, err)
+	}
+	i := index % layout.EntryBundleWidth
+	if i >= uint64(len(eb.Entries)) {
+		return nil, fmt.Errorf("index %d: %w", index, ErrNotFound)
+	}
+	return eb.Entries[i], nil
+}
+
+// Leaves calls fn for every leaf in [from, to) of the integrated tree, in
+// order, reading whole entry bundles.
+func (l *Log) Leaves(ctx context.Context, from, to uint64, fn func(index uint64, leaf []byte) error) error {
+	for r := range layout.Range(from, to-from, to) {
+		b, err := l.reader.ReadEntryBundle(ctx, r.Index, r.Partial)
+		if err != nil {
+			return fmt.Errorf("reading entry bundle %d: %w", r.Index, err)
+		}
+		var eb api.EntryBundle
+		if err := eb.UnmarshalText(b); err != nil {
+			return fmt.Errorf("parsing entry bundle %d: %w", r.Index, err)
+		}
+		if uint64(len(eb.Entries)) < uint64(r.First)+uint64(r.N) {
+			return fmt.Errorf("entry bundle %d is short", r.Index)
+		}
+		for i := uint64(0); i < uint64(r.N); i++ {
+			idx := r.Index*layout.EntryBundleWidth + uint64(r.First) + i
+			if err := fn(idx, eb.Entries[uint64(r.First)+i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// IntegratedSize returns the size of the tree integrated so far, which may
+// be ahead of the published checkpoint.
+func (l *Log) IntegratedSize(ctx context.Context) (uint64, error) {
+	return l.reader.IntegratedSize(ctx)
+}
+
+func (l *Log) checkCheckpoint(cp []byte) (*log.Checkpoint, error) {
+	c, _, _, err := log.ParseCheckpoint(cp, l.Origin(), l.cfg.Verifier)
+	if err != nil {
+		l.metrics.selfCheckFailures.Inc()
+		return nil, fmt.Errorf("self-check: the log's own checkpoint does not verify: %w", err)
+	}
+	return c, nil
+}
+
+func (l *Log) proveAt(ctx context.Context, index uint64, leaf, cp []byte) (*Receipt, error) {
+	c, err := l.checkCheckpoint(cp)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := l.inclusionProof(ctx, index, c.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, c.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, c.Hash); err != nil {
+		l.metrics.selfCheckFailures.Inc()
+		return nil, fmt.Errorf("self-check: inclusion proof for %d does not verify: %w", index, err)
+	}
+	return &Receipt{Index: index, Checkpoint: cp, Hashes: hashes}, nil
+}
+
+// inclusionProof builds the proof for index in a tree of size. It reuses one
+// proof builder while the size is unchanged, so the receipts of a batch share
+// tile reads; the builder is not safe for concurrent use, hence the lock.
+func (l *Log) inclusionProof(ctx context.Context, index, size uint64) ([][]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.builder == nil || l.bSize != size {
+		pb, err := tclient.NewProofBuilder(ctx, size, l.reader.ReadTile)
+		if err != nil {
+			return nil, fmt.Errorf("building proofs for size %d: %w", size, err)
+		}
+		l.builder, l.bSize = pb, size
+	}
+	hashes, err := l.builder.InclusionProof(ctx, index)
+	if err != nil {
+		return nil, fmt.Errorf("building inclusion proof for %d in %d: %w", index, size, err)
+	}
+	return hashes, nil
+}
+
+// Close shuts the log down in the order Tessera documents: its shutdown
+// function first, which integrates and publishes everything sequenced, then
+// its background context.
+func (l *Log) Close(ctx context.Context) error {
+	defer l.cancel()
+	if err := l.shutdown(ctx); err != nil {
+		return fmt.Errorf("shutting down Tessera: %w", err)
+	}
+	l.logger.InfoContext(ctx, "log stopped")
+	return nil
+}

@@ -1,0 +1,251 @@
+package personality
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/vigil-log/vigil/client"
+	vlog "github.com/vigil-log/vigil/log"
+)
+
+// Error codes of the submission API. Every refusal answers with a JSON body
+// {"error": CODE, "detail": TEXT}; the code is stable, the detail is for
+// people. The set is fixed: clients may switch on it.
+const (
+	CodeMalformedJSON    = "malformed_json"           // 400: not JSON, unknown field, wrong type
+	CodeMalformedBase64  = "malformed_base64"         // 400: payload or signature not base64
+	CodePayloadType      = "unsupported_payload_type" // 400: not application/vnd.in-toto+json
+	CodeSignatureCount   = "bad_signature_count"      // 400: not exactly one signature with a keyid
+	CodeStatement        = "invalid_statement"        // 400: not an in-toto Statement v1
+	CodePredicateType    = "unknown_predicate_type"   // 400: not a vigil, CycloneDX or SPDX predicate
+	CodePredicate        = "invalid_predicate"        // 400: predicate does not match its schema
+	CodeUDI              = "invalid_udi"              // 400: malformed UDI or bad check character
+	CodeKey              = "invalid_key"              // 400: malformed or unsupported public key
+	CodeSBOM             = "invalid_sbom"             // 400: SBOM does not parse as CycloneDX or SPDX
+	CodeInvalidIndex     = "invalid_index"            // 400: entry index is not a decimal number
+	CodeUnknownKey       = "unknown_key"              // 403: signer is no trust root and no enrolled device
+	CodeBadSignature     = "bad_signature"            // 403: signature or proof of possession does not verify
+	CodeNotEnrolled      = "device_not_enrolled"      // 403: attestation by a key no enrollment binds
+	CodeRevoked          = "revoked"                  // 403: signer, device or UDI revoked
+	CodeUnauthorized     = "unauthorized"             // 403: signer has no authority over the subject
+	CodeNotFound         = "not_found"                // 404: no such entry or blob
+	CodeConflict         = "conflict"                 // 409: contradicts the log (key or UDI already bound)
+	CodeBodyTooLarge     = "body_too_large"           // 413: body over the limit (16 MiB)
+	CodeLeafTooLarge     = "leaf_too_large"           // 413: a non-SBOM entry too large for a leaf
+	CodePushback         = "pushback"                 // 503: log overloaded; retry after Retry-After
+	CodeInternal         = "internal"                 // 500: the server failed; nothing was appended
+)
+
+// errorCodes maps the errors callers branch on to codes and statuses.
+var errorCodes = []struct {
+	err    error
+	code   string
+	status int
+}{
+	{client.ErrMalformedJSON, CodeMalformedJSON, http.StatusBadRequest},
+	{client.ErrMalformedBase64, CodeMalformedBase64, http.StatusBadRequest},
+	{client.ErrPayloadType, CodePayloadType, http.StatusBadRequest},
+	{client.ErrSignatureCount, CodeSignatureCount, http.StatusBadRequest},
+	{client.ErrStatement, CodeStatement, http.StatusBadRequest},
+	{client.ErrPredicateType, CodePredicateType, http.StatusBadRequest},
+	{client.ErrUDI, CodeUDI, http.StatusBadRequest},
+	{client.ErrKey, CodeKey, http.StatusBadRequest},
+	{client.ErrSBOM, CodeSBOM, http.StatusBadRequest},
+	{client.ErrPredicate, CodePredicate, http.StatusBadRequest},
+	{errInvalidIndex, CodeInvalidIndex, http.StatusBadRequest},
+	{client.ErrUnknownKey, CodeUnknownKey, http.StatusForbidden},
+	{client.ErrBadSignature, CodeBadSignature, http.StatusForbidden},
+	{client.ErrNotEnrolled, CodeNotEnrolled, http.StatusForbidden},
+	{client.ErrRevoked, CodeRevoked, http.StatusForbidden},
+	{client.ErrUnauthorized, CodeUnauthorized, http.StatusForbidden},
+	{vlog.ErrNotFound, CodeNotFound, http.StatusNotFound},
+	{fs.ErrNotExist, CodeNotFound, http.StatusNotFound},
+	{client.ErrConflict, CodeConflict, http.StatusConflict},
+	{errBodyTooLarge, CodeBodyTooLarge, http.StatusRequestEntityTooLarge},
+	{client.ErrLeafTooLarge, CodeLeafTooLarge, http.StatusRequestEntityTooLarge},
+	{vlog.ErrPushback, CodePushback, http.StatusServiceUnavailable},
+}
+
+var (
+	errInvalidIndex = errors.New("entry index must be a decimal number")
+	errBodyTooLarge = errors.New("request body too large")
+)
+
+// classify maps an error to its code and HTTP status: the one place the
+// personality decides how a failure looks on the wire.
+func classify(err error) (code string, status int) {
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code, c.status
+		}
+	}
+	return CodeInternal, http.StatusInternalServerError
+}
+
+// apiError is the JSON body of every refusal.
+type apiError struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail"`
+}
+
+func (p *Personality) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, status := classify(err)
+	detail := err.Error()
+	switch status {
+	case http.StatusInternalServerError:
+		p.logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+		detail = "internal error"
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	default:
+		p.logger.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "code", code, "err", err)
+	}
+	writeJSON(w, status, apiError{Error: code, Detail: detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encoding response", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// Accepted is the body of a 202 answer: the entry has a durable index but no
+// evidence bundle yet; GET Location later for the bundle.
+type Accepted struct {
+	Index uint64 `json:"index"`
+}
+
+// Handler serves the submission API:
+//
+//	POST /v1/entries            submit a DSSE envelope (JSON). Answers
+//	                            201 with the evidence bundle once a published
+//	                            checkpoint includes the entry; 200 with the
+//	                            original bundle and "Vigil-Duplicate: true" for
+//	                            an identical resubmission; with ?wait=false,
+//	                            or when no checkpoint comes within the wait
+//	                            timeout, 202 with {"index": N} and Location.
+//	GET  /v1/entries/{index}    the evidence bundle of an entry under the
+//	                            latest checkpoint.
+//	GET  /v1/blobs/sha256/{hex} a blob (an SBOM statement).
+func (p *Personality) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/entries", p.handleSubmit)
+	mux.HandleFunc("GET /v1/entries/{index}", p.handleGetEntry)
+	mux.HandleFunc("GET /v1/blobs/sha256/{digest}", p.handleGetBlob)
+	return mux
+}
+
+func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	kind := "unknown"
+	result := "rejected"
+	defer func() { p.metrics.submissions.WithLabelValues(kind, result).Inc() }()
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			err = fmt.Errorf("%w: limit is %d bytes", errBodyTooLarge, p.cfg.MaxBodyBytes)
+		} else {
+			err = fmt.Errorf("%w: reading body: %v", client.ErrMalformedJSON, err)
+		}
+		p.writeError(w, r, err)
+		return
+	}
+	s, err := p.Submit(r.Context(), body)
+	if s != nil {
+		kind = s.entry.Kind.String()
+	}
+	if err != nil {
+		if errors.Is(err, vlog.ErrPushback) {
+			result = "pushback"
+		}
+		p.writeError(w, r, err)
+		return
+	}
+	result = "accepted"
+	if s.dup {
+		result = "duplicate"
+		w.Header().Set("Vigil-Duplicate", "true")
+	}
+	p.metrics.latency.WithLabelValues("sequenced").Observe(time.Since(start).Seconds())
+	w.Header().Set("Location", "/v1/entries/"+strconv.FormatUint(s.index, 10))
+	if r.URL.Query().Get("wait") == "false" {
+		writeJSON(w, http.StatusAccepted, Accepted{Index: s.index})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.WaitTimeout)
+	defer cancel()
+	rcpt, err := p.cfg.Log.Prove(ctx, s.index, s.leaf)
+	if err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			writeJSON(w, http.StatusAccepted, Accepted{Index: s.index})
+			return
+		}
+		p.writeError(w, r, err)
+		return
+	}
+	b, err := p.bundle(r.Context(), s.entry, s.leaf, rcpt)
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	p.metrics.latency.WithLabelValues("receipt").Observe(time.Since(start).Seconds())
+	status := http.StatusCreated
+	if s.dup {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, b)
+}
+
+func (p *Personality) handleGetEntry(w http.ResponseWriter, r *http.Request) {
+	idx, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
+	if err != nil {
+		p.writeError(w, r, errInvalidIndex)
+		return
+	}
+	cp, err := p.cfg.Log.Checkpoint(r.Context())
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	rcpt, leaf, err := p.cfg.Log.ProveUnder(r.Context(), idx, cp)
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	e, err := p.entryOf(r.Context(), leaf)
+	if err != nil {
+		p.writeError(w, r, fmt.Errorf("decoding entry %d from the log: %w", idx, err))
+		return
+	}
+	b, err := p.bundle(r.Context(), e, leaf, rcpt)
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+func (p *Personality) handleGetBlob(w http.ResponseWriter, r *http.Request) {
+	b, err := p.cfg.Blobs.Get(r.Context(), r.PathValue("digest"))
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", client.PayloadTypeInToto)
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,252 @@
+// Package personality decides what may enter a vigil log and serves the
+// submission API. It checks each DSSE envelope against the evidence model of
+// package client (schema, signature, the signer's authority over the device,
+// UDI or firmware named), stores large payloads as blobs, appends the
+// canonical leaf through the log, and answers with an evidence bundle whose
+// core is a [c2sp.org/tlog-proof].
+//
+// The authority state it checks against (enrolled devices, revocations,
+// firmware ownership) is derived from the log: at start it folds every entry
+// already in the log, and afterwards it folds each entry it accepts, so it is
+// rebuilt correctly after a restart or from an empty state directory.
+//
+// [c2sp.org/tlog-proof]: https://c2sp.org/tlog-proof
+package personality
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vigil-log/vigil/client"
+	vlog "github.com/vigil-log/vigil/log"
+)
+
+// Log is what the personality needs of a log. *log.Log implements it.
+//
+// All methods may be called concurrently. Sequence returns once the leaf is
+// durably sequenced (it survives a crash); its error wraps log.ErrPushback
+// when the log is overloaded. Prove blocks until a published checkpoint
+// covers the index. ProveUnder's error wraps log.ErrNotFound for an index the
+// checkpoint does not cover.
+type Log interface {
+	Sequence(ctx context.Context, leaf []byte) (index uint64, dup bool, err error)
+	Prove(ctx context.Context, index uint64, leaf []byte) (*vlog.Receipt, error)
+	Checkpoint(ctx context.Context) ([]byte, error)
+	ProveUnder(ctx context.Context, index uint64, checkpoint []byte) (*vlog.Receipt, []byte, error)
+	IntegratedSize(ctx context.Context) (uint64, error)
+	Leaves(ctx context.Context, from, to uint64, fn func(index uint64, leaf []byte) error) error
+}
+
+// Config configures a Personality.
+type Config struct {
+	// Log is the log entries are appended to. Required.
+	Log Log
+	// Blobs stores payloads that do not fit in a leaf. Required.
+	Blobs *BlobStore
+	// Roots are the trust-root manufacturers. Required.
+	Roots *client.TrustRoots
+	// WaitTimeout bounds how long a submission waits for a checkpoint that
+	// includes it before answering 202 with its index. Default 10s.
+	WaitTimeout time.Duration
+	// MaxBodyBytes bounds a submission's body. Default 16 MiB.
+	MaxBodyBytes int64
+	// Logger receives one Debug line per rejected submission and lifecycle
+	// events. Nil discards.
+	Logger *slog.Logger
+	// Registerer receives the personality's metrics. Nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// Personality is the submission front end of one log.
+type Personality struct {
+	cfg     Config
+	state   *client.State
+	locks   *locks
+	metrics *metrics
+	logger  *slog.Logger
+	// folded is how many log entries the follower has folded into state.
+	// Only New and Follow touch it, never concurrently.
+	folded uint64
+}
+
+// New builds the personality and folds the log's existing entries into its
+// authority state before returning, so it never judges a submission against
+// an incomplete history.
+func New(ctx context.Context, cfg Config) (*Personality, error) {
+	if cfg.Log == nil || cfg.Blobs == nil || cfg.Roots == nil {
+		return nil, errors.New("personality: Log, Blobs and Roots are required")
+	}
+	if cfg.WaitTimeout == 0 {
+		cfg.WaitTimeout = 10 * time.Second
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Personality{
+		cfg:     cfg,
+		state:   client.NewState(cfg.Roots),
+		locks:   newLocks(),
+		metrics: newMetrics(cfg.Registerer),
+		logger:  cfg.Logger,
+	}
+	start := time.Now()
+	if err := p.fold(ctx); err != nil {
+		return nil, err
+	}
+	p.logger.InfoContext(ctx, "authority state rebuilt from the log", "entries", p.folded, "duration", time.Since(start).Round(time.Millisecond))
+	return p, nil
+}
+
+// Follow keeps folding new log entries into the authority state until ctx
+// ends. Submissions this personality accepts are folded as they are
+// sequenced; the follower catches the rest: entries whose submitter went away
+// before the log answered, and (with shared storage) other frontends' entries.
+func (p *Personality) Follow(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := p.fold(ctx); err != nil && ctx.Err() == nil {
+			p.logger.ErrorContext(ctx, "following the log", "err", err)
+		}
+	}
+}
+
+// fold replays integrated log entries not yet folded into the authority
+// state. Only the kinds that change it (enrollments, SBOMs, revocations) are
+// decoded. Entries are not re-verified: the log admitted them, and
+// `vigil audit` is the independent re-check.
+func (p *Personality) fold(ctx context.Context) error {
+	size, err := p.cfg.Log.IntegratedSize(ctx)
+	if err != nil {
+		return fmt.Errorf("reading log size: %w", err)
+	}
+	if size <= p.folded {
+		return nil
+	}
+	err = p.cfg.Log.Leaves(ctx, p.folded, size, func(idx uint64, leaf []byte) error {
+		e, err := p.entryOf(ctx, leaf, client.KindEnrollment, client.KindSBOM, client.KindRevocation)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", idx, err)
+		}
+		if e != nil {
+			p.state.Apply(idx, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("folding the log into the authority state: %w", err)
+	}
+	p.folded = size
+	return nil
+}
+
+// entryOf decodes a leaf from the log into an entry, fetching its blob if it
+// has one. It returns nil for kinds not in want (all kinds if want is empty).
+func (p *Personality) entryOf(ctx context.Context, leaf []byte, want ...client.Kind) (*client.Entry, error) {
+	l, err := client.ParseLeaf(leaf)
+	if err != nil {
+		return nil, err
+	}
+	if len(want) > 0 && !containsKind(want, l.Kind) {
+		return nil, nil
+	}
+	var payload []byte
+	if l.InBlob() {
+		if payload, err = p.cfg.Blobs.Get(ctx, l.BlobDigest()); err != nil {
+			return nil, fmt.Errorf("the log commits to a blob the store lacks: %w", err)
+		}
+	}
+	env, err := l.Envelope(payload)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewEntry(env)
+}
+
+func containsKind(ks []client.Kind, k client.Kind) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// submission is the outcome of Submit.
+type submission struct {
+	entry *client.Entry
+	leaf  []byte
+	index uint64
+	dup   bool
+}
+
+// Submit checks an envelope and appends it, returning once it has a durable
+// index. It does not wait for a checkpoint. Errors wrap client's sentinels
+// for refusals and log.ErrPushback for overload.
+func (p *Personality) Submit(ctx context.Context, envelopeJSON []byte) (*submission, error) {
+	e, err := client.ParseEntry(envelopeJSON)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := e.Leaf().Marshal()
+	if err != nil {
+		return &submission{entry: e}, err
+	}
+	unlock := p.locks.lock(e)
+	defer unlock()
+	if err := p.state.Check(e); err != nil {
+		return &submission{entry: e}, err
+	}
+	if e.Kind == client.KindSBOM {
+		// The blob must be durable before the log commits to it.
+		if err := p.cfg.Blobs.Put(ctx, e.PayloadDigest(), e.Envelope.Payload); err != nil {
+			return &submission{entry: e}, err
+		}
+	}
+	// Once handed to the log the entry may be sequenced whatever the client
+	// does, so the answer is awaited even if the client goes away, and the
+	// state learns of the entry.
+	idx, dup, err := p.cfg.Log.Sequence(context.WithoutCancel(ctx), leaf)
+	if err != nil {
+		return &submission{entry: e}, err
+	}
+	p.state.Apply(idx, e)
+	return &submission{entry: e, leaf: leaf, index: idx, dup: dup}, nil
+}
+
+// bundle builds the evidence bundle for an entry under a receipt; for an
+// attestation it embeds the device's enrollment, proven under the same
+// checkpoint.
+func (p *Personality) bundle(ctx context.Context, e *client.Entry, leaf []byte, r *vlog.Receipt) (*client.Bundle, error) {
+	b, err := client.NewBundle(leaf, r.Index, r.Hashes, r.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	if e.Kind != client.KindAttestation {
+		return b, nil
+	}
+	d := p.state.Device(e.SignerKeyID())
+	if d == nil {
+		return nil, fmt.Errorf("attestation %d: signer is not an enrolled device", r.Index)
+	}
+	er, eleaf, err := p.cfg.Log.ProveUnder(ctx, d.Enrollment, r.Checkpoint)
+	if err != nil {
+		return nil, fmt.Errorf("proving enrollment %d: %w", d.Enrollment, err)
+	}
+	if b.Enrollment, err = client.NewBundle(eleaf, er.Index, er.Hashes, er.Checkpoint); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
