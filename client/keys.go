@@ -175,7 +175,9 @@ func (k *PrivateKey) Public() *PublicKey { return k.pub }
 
 // Sign signs msg in the form PublicKey.Verify accepts.
 func (k *PrivateKey) Sign(msg []byte) ([]byte, error) {
-	if _, ok := k.signer.(ed25519.PrivateKey); ok {
+	// Dispatch on the key's algorithm, not the signer's concrete type: a
+	// *ed25519.PrivateKey or an HSM-backed signer is an Ed25519 signer too.
+	if k.pub.Alg() == AlgEd25519 {
 		return k.signer.Sign(rand.Reader, msg, crypto.Hash(0))
 	}
 	h := sha256.Sum256(msg)

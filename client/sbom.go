@@ -287,9 +287,7 @@ func (s *SBOM) checkFirmware() error {
 // map[string]any, which together double the memory a 16 MiB document
 // takes. The fuzz test checks that both agree.
 func parseSPDX(predicate []byte) (*SBOM, error) {
-	var probe struct {
-		SPDXVersion string `json:"spdxVersion"`
-	}
+	var probe spdxHeader
 	if err := json.Unmarshal(predicate, &probe); err != nil {
 		return nil, fmt.Errorf("%w: decoding SPDX: %s", ErrSBOM, jsonProblem(err))
 	}
@@ -408,6 +406,11 @@ func parseSPDX(predicate []byte) (*SBOM, error) {
 		}
 	}
 	return s, nil
+}
+
+// spdxHeader is the one field parseSPDX reads before choosing a model.
+type spdxHeader struct {
+	SPDXVersion string `json:"spdxVersion"`
 }
 
 // isLocalRef reports whether ref names element id of this document.

@@ -9,6 +9,7 @@ package log
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
@@ -76,6 +78,13 @@ type Log struct {
 	cancel   context.CancelFunc
 	metrics  *metrics
 	logger   *slog.Logger
+
+	// lookupAntispam asks Tessera's persistent antispam index for a leaf's
+	// index without ever appending; nil without antispam.
+	lookupAntispam tessera.AddFn
+	// recent maps the identity of leaves this process sequenced to their
+	// index, covering the time before the antispam follower indexes them.
+	recent *lru.Cache[[32]byte, uint64]
 
 	mu      sync.Mutex            // guards builder and bSize
 	builder *tclient.ProofBuilder // proofs for trees of size bSize
@@ -179,6 +188,15 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 		cancel:   cancel,
 		logger:   cfg.Logger.With("origin", cfg.Signer.Name()),
 	}
+	if as != nil {
+		l.lookupAntispam = as.Decorator()(func(context.Context, *tessera.Entry) tessera.IndexFuture {
+			return func() (tessera.Index, error) { return tessera.Index{}, errNotIndexed }
+		})
+	}
+	if l.recent, err = lru.New[[32]byte, uint64](recentLeaves); err != nil {
+		cancel()
+		return nil, fmt.Errorf("creating recent-leaf cache: %w", err)
+	}
 	l.metrics = newMetrics(cfg.Registerer, l)
 	l.logger.InfoContext(ctx, "log started", "dir", cfg.Dir)
 	return l, nil
@@ -199,7 +217,36 @@ func (l *Log) Sequence(ctx context.Context, leaf []byte) (index uint64, dup bool
 	if err != nil {
 		return 0, false, fmt.Errorf("sequencing: %w", err)
 	}
+	l.recent.Add(sha256.Sum256(leaf), idx.Index)
 	return idx.Index, idx.IsDup, nil
+}
+
+// errNotIndexed is what the lookup's delegate answers: not in the index.
+var errNotIndexed = errors.New("not indexed")
+
+// recentLeaves bounds the recent-leaf cache, as Tessera's in-memory antispam.
+const recentLeaves = tessera.DefaultAntispamInMemorySize
+
+// Lookup reports the index of an identical leaf already in the log, without
+// adding anything. It knows the leaves this process sequenced recently and
+// those in Tessera's persistent antispam index, which its follower fills
+// shortly after integration; a leaf in neither is reported absent.
+func (l *Log) Lookup(ctx context.Context, leaf []byte) (uint64, bool, error) {
+	id := sha256.Sum256(leaf)
+	if idx, ok := l.recent.Get(id); ok {
+		return idx, true, nil
+	}
+	if l.lookupAntispam == nil {
+		return 0, false, nil
+	}
+	idx, err := l.lookupAntispam(ctx, tessera.NewEntry(leaf))()
+	switch {
+	case errors.Is(err, errNotIndexed):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("looking up a leaf: %w", err)
+	}
+	return idx.Index, true, nil
 }
 
 // Prove waits until a published checkpoint commits to index, then returns a

@@ -19,28 +19,28 @@ import (
 // {"error": CODE, "detail": TEXT}; the code is stable, the detail is for
 // people. The set is fixed: clients may switch on it.
 const (
-	CodeMalformedJSON    = "malformed_json"           // 400: not JSON, unknown field, wrong type
-	CodeMalformedBase64  = "malformed_base64"         // 400: payload or signature not base64
-	CodePayloadType      = "unsupported_payload_type" // 400: not application/vnd.in-toto+json
-	CodeSignatureCount   = "bad_signature_count"      // 400: not exactly one signature with a keyid
-	CodeStatement        = "invalid_statement"        // 400: not an in-toto Statement v1
-	CodePredicateType    = "unknown_predicate_type"   // 400: not a vigil, CycloneDX or SPDX predicate
-	CodePredicate        = "invalid_predicate"        // 400: predicate does not match its schema
-	CodeUDI              = "invalid_udi"              // 400: malformed UDI or bad check character
-	CodeKey              = "invalid_key"              // 400: malformed or unsupported public key
-	CodeSBOM             = "invalid_sbom"             // 400: SBOM does not parse as CycloneDX or SPDX
-	CodeInvalidIndex     = "invalid_index"            // 400: entry index is not a decimal number
-	CodeUnknownKey       = "unknown_key"              // 403: signer is no trust root and no enrolled device
-	CodeBadSignature     = "bad_signature"            // 403: signature or proof of possession does not verify
-	CodeNotEnrolled      = "device_not_enrolled"      // 403: attestation by a key no enrollment binds
-	CodeRevoked          = "revoked"                  // 403: signer, device or UDI revoked
-	CodeUnauthorized     = "unauthorized"             // 403: signer has no authority over the subject
-	CodeNotFound         = "not_found"                // 404: no such entry or blob
-	CodeConflict         = "conflict"                 // 409: contradicts the log (key or UDI already bound)
-	CodeBodyTooLarge     = "body_too_large"           // 413: body over the limit (16 MiB)
-	CodeLeafTooLarge     = "leaf_too_large"           // 413: a non-SBOM entry too large for a leaf
-	CodePushback         = "pushback"                 // 503: log overloaded; retry after Retry-After
-	CodeInternal         = "internal"                 // 500: the server failed; nothing was appended
+	CodeMalformedJSON   = "malformed_json"           // 400: not JSON, unknown field, wrong type
+	CodeMalformedBase64 = "malformed_base64"         // 400: payload or signature not base64
+	CodePayloadType     = "unsupported_payload_type" // 400: not application/vnd.in-toto+json
+	CodeSignatureCount  = "bad_signature_count"      // 400: not exactly one signature with a keyid
+	CodeStatement       = "invalid_statement"        // 400: not an in-toto Statement v1
+	CodePredicateType   = "unknown_predicate_type"   // 400: not a vigil, CycloneDX or SPDX predicate
+	CodePredicate       = "invalid_predicate"        // 400: predicate does not match its schema
+	CodeUDI             = "invalid_udi"              // 400: malformed UDI or bad check character
+	CodeKey             = "invalid_key"              // 400: malformed or unsupported public key
+	CodeSBOM            = "invalid_sbom"             // 400: SBOM does not parse as CycloneDX or SPDX
+	CodeInvalidIndex    = "invalid_index"            // 400: entry index is not a decimal number
+	CodeUnknownKey      = "unknown_key"              // 403: signer is no trust root and no enrolled device
+	CodeBadSignature    = "bad_signature"            // 403: signature or proof of possession does not verify
+	CodeNotEnrolled     = "device_not_enrolled"      // 403: attestation by a key no enrollment binds
+	CodeRevoked         = "revoked"                  // 403: signer, device or UDI revoked
+	CodeUnauthorized    = "unauthorized"             // 403: signer has no authority over the subject
+	CodeNotFound        = "not_found"                // 404: no such entry or blob
+	CodeConflict        = "conflict"                 // 409: contradicts the log (key or UDI already bound)
+	CodeBodyTooLarge    = "body_too_large"           // 413: body over the limit (16 MiB)
+	CodeLeafTooLarge    = "leaf_too_large"           // 413: a non-SBOM entry too large for a leaf
+	CodePushback        = "pushback"                 // 503: log overloaded; retry after Retry-After
+	CodeInternal        = "internal"                 // 500: the server failed; nothing was appended
 )
 
 // errorCodes maps the errors callers branch on to codes and statuses.

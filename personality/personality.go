@@ -29,11 +29,13 @@ import (
 //
 // All methods may be called concurrently. Sequence returns once the leaf is
 // durably sequenced (it survives a crash); its error wraps log.ErrPushback
-// when the log is overloaded. Prove blocks until a published checkpoint
+// when the log is overloaded. Lookup finds an identical leaf already in the
+// log without adding anything. Prove blocks until a published checkpoint
 // covers the index. ProveUnder's error wraps log.ErrNotFound for an index the
 // checkpoint does not cover.
 type Log interface {
 	Sequence(ctx context.Context, leaf []byte) (index uint64, dup bool, err error)
+	Lookup(ctx context.Context, leaf []byte) (index uint64, found bool, err error)
 	Prove(ctx context.Context, index uint64, leaf []byte) (*vlog.Receipt, error)
 	Checkpoint(ctx context.Context) ([]byte, error)
 	ProveUnder(ctx context.Context, index uint64, checkpoint []byte) (*vlog.Receipt, []byte, error)
@@ -207,6 +209,12 @@ func (p *Personality) Submit(ctx context.Context, envelopeJSON []byte) (*submiss
 	unlock := p.locks.lock(e)
 	defer unlock()
 	if err := p.state.Check(e); err != nil {
+		// An entry the log already holds is answered with its index even if
+		// history has since made it inadmissible (its device enrolled by
+		// itself, its signer revoked): resubmission is idempotent.
+		if idx, found, lerr := p.cfg.Log.Lookup(ctx, leaf); lerr == nil && found {
+			return &submission{entry: e, leaf: leaf, index: idx, dup: true}, nil
+		}
 		return &submission{entry: e}, err
 	}
 	if e.Kind == client.KindSBOM {

@@ -1,0 +1,58 @@
+# vigil: see README.md. `make help` lists the targets.
+
+GO       ?= go
+DATA     ?= ./data
+LISTEN   ?= 127.0.0.1:8080
+ORIGIN   ?= dev.vigil.local/log
+ROOTS    ?= testdata/dev/trust-roots.json
+FUZZTIME ?= 10s
+BENCHCOUNT ?= 5
+
+.PHONY: help build run test race fuzz bench lint check
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build every command into ./bin (static, reproducible paths)
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+
+run: build ## run a local log on ./data with the development trust root
+	@echo
+	@echo "vigil: starting a local log at http://$(LISTEN), data in $(DATA), log key $(DATA)/log.vkey."
+	@echo "In another terminal, enroll a device and verify its receipt offline:"
+	@echo
+	@echo "  bin/vigil sign --kind enrollment --key testdata/dev/manufacturer.key --device-key testdata/dev/device.key \\"
+	@echo "      --predicate testdata/dev/enrollment.json --out enrollment.dsse.json"
+	@echo "  bin/vigil submit --log http://$(LISTEN) --out enrollment.bundle.json enrollment.dsse.json"
+	@echo "  bin/vigil verify --log-vkey $(DATA)/log.vkey --trust-roots $(ROOTS) enrollment.bundle.json"
+	@echo
+	@echo "Then an attestation signed by the device (verify checks attestation -> enrollment -> manufacturer):"
+	@echo
+	@echo "  bin/vigil sign --kind attestation --key testdata/dev/device.key --predicate testdata/dev/attestation.json --out attestation.dsse.json"
+	@echo "  bin/vigil submit --log http://$(LISTEN) --out attestation.bundle.json attestation.dsse.json"
+	@echo "  bin/vigil verify --log-vkey $(DATA)/log.vkey --trust-roots $(ROOTS) attestation.bundle.json"
+	@echo
+	bin/vigild --data $(DATA) --origin $(ORIGIN) --trust-roots $(ROOTS) --listen $(LISTEN)
+
+test: ## everything the tests need, then all the tests
+	$(GO) test -timeout 20m ./...
+
+race: ## the short tests under the race detector
+	$(GO) test -short -race -timeout 20m ./...
+
+fuzz: ## each fuzz target for FUZZTIME (default 10s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+bench: ## the benchmarks, BENCHCOUNT runs each; compare with benchstat
+	$(GO) test -run '^$$' -bench . -benchtime 3s -count $(BENCHCOUNT) -timeout 60m ./... | tee bench.out
+
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+check: lint test ## what CI runs

@@ -1,0 +1,47 @@
+package client
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection enforces the import rules of the design:
+// client imports nothing of ours and no part of Tessera's server side, even
+// indirectly; witness imports only client of ours; personality reaches
+// storage only through log, never importing a driver itself. It asks the go
+// command, as Tessera's storage tests do.
+func TestDependencyDirection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	const mod = "github.com/vigil-log/vigil/"
+	deps := []string{"list", "-deps"}
+	imports := []string{"list", "-f", `{{join .Imports "\n"}}`}
+	rules := []struct {
+		pkg       string
+		list      []string
+		forbidden []string
+	}{
+		{"./", deps, []string{mod + "log", mod + "personality", mod + "witness", mod + "cmd", "github.com/transparency-dev/tessera"}},
+		{"../witness/...", deps, []string{mod + "log", mod + "personality", mod + "cmd", "github.com/transparency-dev/tessera"}},
+		{"../personality/...", imports, []string{"github.com/transparency-dev/tessera", mod + "cmd", mod + "witness"}},
+		{"../log/...", deps, []string{mod + "personality", mod + "witness", mod + "cmd"}},
+	}
+	for _, r := range rules {
+		out, err := exec.Command("go", append(r.list, r.pkg)...).CombinedOutput()
+		if err != nil {
+			if strings.Contains(string(out), "matched no packages") {
+				continue // the directory has no Go package yet
+			}
+			t.Fatalf("go list -deps %s: %v\n%s", r.pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range r.forbidden {
+				if dep == f || strings.HasPrefix(dep, f+"/") {
+					t.Errorf("%s depends on %s, which the design forbids", r.pkg, dep)
+				}
+			}
+		}
+	}
+}
