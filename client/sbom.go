@@ -139,6 +139,12 @@ func ParseSBOM(predicateType string, predicate []byte) (*SBOM, error) {
 	if !utf8.Valid(predicate) {
 		return nil, fmt.Errorf("%w: not UTF-8", ErrSBOM)
 	}
+	// Before the libraries decode anything: they allocate a struct of up
+	// to 500 bytes per array element, so "components":[{},{},...] would
+	// turn 16 MiB into gigabytes.
+	if err := scanSBOMJSON(predicate, sbomReadNames[format], maxSBOMDecodeEstimate); err != nil {
+		return nil, err
+	}
 	var (
 		s   *SBOM
 		err error
@@ -155,11 +161,21 @@ func ParseSBOM(predicateType string, predicate []byte) (*SBOM, error) {
 	if version != "" && version != strings.TrimPrefix(s.SpecVersion, "SPDX-") {
 		return nil, fmt.Errorf("%w: the predicate type names another version than the document", ErrSBOM)
 	}
-	// Only now is the input known to be valid JSON, which the scan needs.
-	if sbomDuplicateNames(predicate) {
-		return nil, fmt.Errorf("%w: a JSON object repeats a member name", ErrSBOM)
-	}
 	return s, nil
+}
+
+// sbomReadNames are the member names vigil's extraction depends on, per
+// format. encoding/json matches member names to fields case-insensitively,
+// where every other parser and the schemas do not: "Version" would be
+// vigil's version and nobody else's. scanSBOMJSON refuses such
+// variants of these names; variants of the others cannot change the index.
+var sbomReadNames = map[string][]string{
+	"cyclonedx": {"bomFormat", "specVersion", "metadata", "component", "components", "name", "version", "purl", "cpe"},
+	"spdx": {
+		"spdxVersion", "SPDXID", "name", "packages", "versionInfo", "externalRefs",
+		"referenceCategory", "referenceType", "referenceLocator", "documentDescribes",
+		"relationships", "spdxElementId", "relatedSpdxElement", "relationshipType",
+	},
 }
 
 // errSBOMLibraryPanic stands for a panic inside a library's decoder.
@@ -440,45 +456,127 @@ func isSPDXIDString(s string) bool {
 	return true
 }
 
-// sbomDuplicateNames reports whether an object in data, which must be valid
-// JSON, has two member names that encoding/json matches to the same struct
-// field: equal under bytes.EqualFold once unescaped. encoding/json lets the
-// last one win, so a document could show one component version to vigil and
-// another to a parser that keeps the first.
-func sbomDuplicateNames(data []byte) bool {
+// maxSBOMDecodeEstimate bounds scanSBOMJSON's estimate of the memory the
+// libraries' structs take for a document. A 16 MiB SBOM of real components
+// comes to about 40 MiB; a bound of 128 MiB leaves room and keeps a hostile
+// one from costing gigabytes.
+const maxSBOMDecodeEstimate = 128 << 20
+
+// sbomElementSizes are the sizes of the libraries' structs (with a pointer,
+// where the slice holds pointers) that an object element of an array of the
+// given member name decodes to: the largest over CycloneDX 1.2-1.7 and SPDX
+// 2.2-2.3. Other arrays' object elements take at most
+// sbomDefaultElementSize, and scalar elements sbomScalarElementSize.
+var sbomElementSizes = []struct {
+	name string
+	size int
+}{
+	{"packages", 504}, // SPDX Package
+	{"components", 400}, {"ancestors", 400}, {"descendants", 400}, {"variants", 400}, // CycloneDX Component
+	{"files", 320},
+	{"vulnerabilities", 248},
+	{"services", 200},
+	{"workflows", 184}, {"snippets", 184},
+	{"tasks", 168},
+	{"chain", 160}, {"signers", 160}, {"workspaces", 160},
+	{"annotations", 136}, {"relationships", 136},
+}
+
+const (
+	sbomDefaultElementSize = 128
+	sbomScalarElementSize  = 16
+)
+
+// scanSBOMJSON checks, in one pass over data, what the libraries let
+// through or cannot bound:
+//
+//   - two member names of one object that encoding/json matches to the same
+//     field (equal under bytes.EqualFold once unescaped): it lets the last
+//     one win, so a document could show one version to vigil and another
+//     to a parser that keeps the first;
+//   - a member name that encoding/json matches to one of read without being
+//     it;
+//   - if budget > 0, an estimate of the memory the decoded structs take
+//     (see sbomElementSizes) above budget.
+//
+// It runs before decoding, so data may not be JSON; then it may or may not
+// refuse it, but it does not fail otherwise.
+func scanSBOMJSON(data []byte, read []string, budget int) error {
+	readNames := make([][]byte, len(read))
+	for i, r := range read {
+		readNames[i] = []byte(r)
+	}
 	// One frame per open object or array. An object's names point into
 	// data; past a few, a map of folded names keeps the scan linear.
 	type frame struct {
-		object, expectName bool
-		names              [][]byte
-		folded             map[string]struct{}
+		object      bool
+		expectName  bool   // object: the next string is a member name
+		lastName    []byte // object: the last member name
+		names       [][]byte
+		folded      map[string]struct{}
+		elemPending bool // array: the next value starts an element
+		elemSize    int  // array: the estimated size of an object element
 	}
 	var stack []frame
-	depth := 0
+	depth, estimate := 0, 0
 	for i := 0; i < len(data); i++ {
-		switch data[i] {
+		c := data[i]
+		if depth > 0 && stack[depth-1].elemPending && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ']' {
+			f := &stack[depth-1]
+			f.elemPending = false
+			if c == '{' || c == '[' || c == 'n' { // null decodes to a zero struct
+				estimate += f.elemSize
+			} else {
+				estimate += sbomScalarElementSize
+			}
+			if budget > 0 && estimate > budget {
+				return fmt.Errorf("%w: the document would decode to more than %d MiB", ErrSBOM, budget>>20)
+			}
+		}
+		switch c {
 		case '{', '[':
+			elemSize := sbomDefaultElementSize
+			if c == '[' && depth > 0 && stack[depth-1].object {
+				for _, e := range sbomElementSizes {
+					if bytes.EqualFold(stack[depth-1].lastName, []byte(e.name)) {
+						elemSize = e.size
+						break
+					}
+				}
+			}
 			if depth == len(stack) {
 				stack = append(stack, frame{})
 			}
 			f := &stack[depth]
-			f.object, f.expectName = data[i] == '{', data[i] == '{'
+			f.object, f.expectName, f.lastName = c == '{', c == '{', nil
 			f.names, f.folded = f.names[:0], nil
+			f.elemPending, f.elemSize = c == '[', elemSize
 			depth++
 		case '}', ']':
+			if depth == 0 {
+				return errMalformedMember
+			}
 			depth--
 		case ',':
-			if depth > 0 && stack[depth-1].object {
-				stack[depth-1].expectName = true
+			if depth > 0 {
+				f := &stack[depth-1]
+				f.expectName = f.object
+				f.elemPending = !f.object
 			}
 		case '"':
 			start := i
-			escaped := false
-			for i++; data[i] != '"'; i++ {
-				if data[i] == '\\' {
+			escaped, ascii := false, true
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				switch {
+				case data[i] == '\\':
 					escaped = true
 					i++
+				case data[i] >= utf8.RuneSelf:
+					ascii = false
 				}
+			}
+			if i >= len(data) {
+				return errMalformedMember
 			}
 			if depth == 0 || !stack[depth-1].expectName {
 				continue
@@ -489,21 +587,28 @@ func sbomDuplicateNames(data []byte) bool {
 			if escaped {
 				var s string
 				if json.Unmarshal(data[start:i+1], &s) != nil {
-					return true // cannot happen on valid JSON
+					return errMalformedMember
 				}
-				name = []byte(s)
+				name, ascii = []byte(s), false
+			}
+			f.lastName = name
+			for _, r := range readNames {
+				// Non-ASCII names may fold to ASCII ones of another length.
+				if (!ascii || len(name) == len(r)) && bytes.EqualFold(name, r) && !bytes.Equal(name, r) {
+					return fmt.Errorf("%w: a member name differs from %q only in case", ErrSBOM, r)
+				}
 			}
 			if f.folded != nil {
 				k := foldName(name)
 				if _, dup := f.folded[k]; dup {
-					return true
+					return errDuplicateMember
 				}
 				f.folded[k] = struct{}{}
 				continue
 			}
 			for _, n := range f.names {
 				if bytes.EqualFold(n, name) {
-					return true
+					return errDuplicateMember
 				}
 			}
 			f.names = append(f.names, name)
@@ -515,7 +620,21 @@ func sbomDuplicateNames(data []byte) bool {
 			}
 		}
 	}
-	return false
+	return nil
+}
+
+// scanSBOMJSON's refusals of a repeated name, and of input that is not
+// JSON after all.
+var (
+	errDuplicateMember = fmt.Errorf("%w: a JSON object repeats a member name", ErrSBOM)
+	errMalformedMember = fmt.Errorf("%w: malformed JSON", ErrSBOM)
+)
+
+// sbomDuplicateNames reports whether an object in data, which should be
+// valid JSON, has two member names that encoding/json matches to the same
+// field; see scanSBOMJSON. It reports true for some malformed input.
+func sbomDuplicateNames(data []byte) bool {
+	return scanSBOMJSON(data, nil, 0) != nil
 }
 
 // foldName maps each rune of b to the smallest rune of its case-folding

@@ -166,6 +166,9 @@ var sbomMalformedCases = []struct {
 	{"metadata is a string", PredicateCycloneDX, `{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":"fw"}`},
 	{"duplicate member", PredicateCycloneDX, cdxDoc(`[{"name":"openssl","version":"3.0.14","version":"3.0.13"}]`)},
 	{"member differing in case", PredicateCycloneDX, cdxDoc(`[{"name":"openssl","version":"3.0.14","Version":"3.0.13"}]`)},
+	{"member name in another case", PredicateCycloneDX, cdxDoc(`[{"name":"openssl","Version":"3.0.13"}]`)},
+	{"member name with a folding non-ASCII letter", PredicateCycloneDX, strings.Replace(cdxDoc(`[]`), `"specVersion"`, `"ſpecVersion"`, 1)},
+	{"spdx member name in another case", PredicateSPDX, strings.Replace(spdxDoc("SPDX-2.3", "["+spdxFW+"]", spdxDescribe), `"spdxVersion"`, `"SPDXVersion"`, 1)},
 	{"escaped duplicate member", PredicateCycloneDX, cdxDoc(`[{"name":"openssl","\u0076ersion":"3.0.14","version":"3.0.13"}]`)},
 	{"spdx missing spdxVersion", PredicateSPDX, strings.Replace(spdxDoc("SPDX-2.3", "["+spdxFW+"]", spdxDescribe), `"spdxVersion":"SPDX-2.3",`, ``, 1)},
 	{"spdx spdxVersion number", PredicateSPDX, strings.Replace(spdxDoc("SPDX-2.3", "["+spdxFW+"]", spdxDescribe), `"SPDX-2.3"`, `2.3`, 1)},
@@ -443,7 +446,7 @@ func TestContains(t *testing.T) {
 	}
 }
 
-func TestSBOMDuplicateNames(t *testing.T) {
+func TestScanSBOMJSONNames(t *testing.T) {
 	many := func(extra string) string {
 		var b strings.Builder
 		b.WriteString("{")
@@ -481,8 +484,31 @@ func TestSBOMDuplicateNames(t *testing.T) {
 		{`{"a":{` + strings.TrimPrefix(many(""), "{") + `,"A":1}`, true},
 	}
 	for _, tt := range tests {
-		if got := sbomDuplicateNames([]byte(tt.in)); got != tt.want {
-			t.Errorf("sbomDuplicateNames(%s) = %v, want %v", tt.in, got, tt.want)
+		if err := scanSBOMJSON([]byte(tt.in), nil, 0); (err != nil) != tt.want || err != nil && !errors.Is(err, ErrSBOM) {
+			t.Errorf("scanSBOMJSON(%s) = %v, want error %v", tt.in, err, tt.want)
+		}
+	}
+	// Not JSON: refused or not, but never a panic (decodeStrict relies on it).
+	for _, in := range []string{`"abc`, `}`, `]]`, `{"a`, `{"a\`, `{"a":"\`, `{"a":1,"a`, `\`} {
+		_ = sbomDuplicateNames([]byte(in))
+	}
+	read := sbomReadNames["spdx"]
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{`{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}`, false},
+		{`{"spdXVersion":"SPDX-2.3"}`, true},
+		{`{"spdxversion":"SPDX-2.3","spdxVersion":"SPDX-2.3"}`, true},
+		{`{"\u0073pdxVersion":"SPDX-2.3"}`, false},
+		{`{"ſpdxVersion":"SPDX-2.3"}`, true},
+		{`{"packages":[{"NAME":"x"}]}`, true},
+		{`{"packages":[{"name":"x","comment":"Name"}]}`, false},
+		{`{"annotations":[{"annotator":"x"}],"Annotations":1}`, true},
+		{`{"Annotations":1}`, false},
+	} {
+		if err := scanSBOMJSON([]byte(tt.in), read, 0); (err != nil) != tt.want || err != nil && !errors.Is(err, ErrSBOM) {
+			t.Errorf("scanSBOMJSON(%s, spdx names) = %v, want error %v", tt.in, err, tt.want)
 		}
 	}
 }

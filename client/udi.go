@@ -395,23 +395,32 @@ func gs1Parse(s string, wantSerial bool) (UDI, error) {
 }
 
 // gs1CheckGTIN checks a GTIN-14: 14 digits whose last is the GS1 mod-10
-// check digit (weights 3 and 1 alternating from the digit next to it).
+// check digit.
 func gs1CheckGTIN(v string) error {
 	if len(v) != 14 || !udiAll(v, udiIsDigit) {
 		return udiErr("GTIN (AI 01) must be exactly 14 digits")
 	}
+	if full, _ := CompleteGTIN(v[:13]); full != v {
+		return udiErr("GTIN check digit mismatch")
+	}
+	return nil
+}
+
+// CompleteGTIN appends the GS1 mod-10 check digit (weights 3 and 1
+// alternating from the digit next to it) to the first 13 digits of a GTIN-14.
+func CompleteGTIN(first13 string) (string, error) {
+	if len(first13) != 13 || !udiAll(first13, udiIsDigit) {
+		return "", udiErr("a GTIN-14 without its check digit is 13 digits")
+	}
 	sum := 0
 	for i := 0; i < 13; i++ {
-		d := int(v[i] - '0')
+		d := int(first13[i] - '0')
 		if i%2 == 0 {
 			d *= 3
 		}
 		sum += d
 	}
-	if int(v[13]-'0') != (10-sum%10)%10 {
-		return udiErr("GTIN check digit mismatch")
-	}
-	return nil
+	return first13 + string(rune('0'+(10-sum%10)%10)), nil
 }
 
 // gs1CheckDate checks a YYMMDD date. GS1 allows day 00 for "no day"; any

@@ -40,7 +40,7 @@ func New(t testing.TB) (*vlog.Log, note.Verifier) {
 		AntispamDir:  dir + "/antispam",
 		Signer:       s,
 		Verifier:     v,
-		Options:      tessera.NewAppendOptions().WithCheckpointInterval(100 * time.Millisecond).WithBatching(256, 10*time.Millisecond),
+		Options:      tessera.NewAppendOptions().WithCheckpointInterval(100*time.Millisecond).WithBatching(256, 10*time.Millisecond),
 		PollInterval: 20 * time.Millisecond,
 		Logger:       slog.New(slog.DiscardHandler),
 	})
