@@ -192,6 +192,10 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 		l.lookupAntispam = as.Decorator()(func(context.Context, *tessera.Entry) tessera.IndexFuture {
 			return func() (tessera.Index, error) { return tessera.Index{}, errNotIndexed }
 		})
+		if err := l.awaitAntispam(ctx, as); err != nil {
+			cancel()
+			return nil, err
+		}
 	}
 	if l.recent, err = lru.New[[32]byte, uint64](recentLeaves); err != nil {
 		cancel()
@@ -219,6 +223,37 @@ func (l *Log) Sequence(ctx context.Context, leaf []byte) (index uint64, dup bool
 	}
 	l.recent.Add(sha256.Sum256(leaf), idx.Index)
 	return idx.Index, idx.IsDup, nil
+}
+
+// awaitAntispam blocks until Tessera's persistent antispam index covers the
+// whole integrated tree. Its follower indexes entries a second or so after
+// integration, and the in-memory index of recent entries dies with the
+// process: without this wait, an entry sequenced just before a crash and
+// resubmitted just after it would be appended a second time.
+func (l *Log) awaitAntispam(ctx context.Context, as tessera.Antispam) error {
+	progress := as.Follower(nil) // only asked for its persisted position
+	start := time.Now()
+	for {
+		size, err := l.reader.IntegratedSize(ctx)
+		if err != nil {
+			return fmt.Errorf("reading integrated size: %w", err)
+		}
+		done, err := progress.EntriesProcessed(ctx)
+		if err != nil {
+			return fmt.Errorf("reading antispam progress: %w", err)
+		}
+		if done >= size {
+			if size > 0 {
+				l.logger.InfoContext(ctx, "antispam index covers the log", "size", size, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the antispam index to reach %d (at %d): %w", size, done, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // errNotIndexed is what the lookup's delegate answers: not in the index.

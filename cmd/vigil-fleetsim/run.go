@@ -77,7 +77,7 @@ func runCmd(args []string) error {
 	devices := fs.Int("devices", 0, "number of devices (required)")
 	atts := fs.Int("attestations", 0, "attestations per device")
 	seed := fs.Uint64("seed", 0, "seed of the run's choices (default: the fleet's seed)")
-	conc := fs.Int("concurrency", 16, "devices simulated at once")
+	conc := fs.Int("concurrency", 64, "devices simulated at once")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,27 +15,34 @@ import (
 )
 
 func verify(args []string) error {
-	fs := newFlags("verify", "--log-vkey FILE --trust-roots FILE [--envelope FILE] [--log URL] BUNDLE",
+	flags := newFlags("verify", "--log-vkey FILE --trust-roots FILE [--envelope FILE | --envelope-dir DIR] [--log URL] BUNDLE...",
 		`  vigil verify --log-vkey data/log.vkey --trust-roots trust-roots.json attestation.bundle.json
+  # a directory of receipts, each beside the envelope it answers (same file name)
+  vigil verify --log-vkey data/log.vkey --trust-roots fleet/trust-roots.json \
+      --envelope-dir fleet/envelopes fleet/receipts/*.json
 
 Checks, with no network: the checkpoint's log signature, the inclusion proof,
 the entry's schema and signature, the signer's key in the trust roots, and for
 an attestation the device's enrollment embedded in the bundle. An SBOM's
-signed statement lives in a blob: supply it with --envelope (the submitted
-envelope) or let --log fetch it. Exit status 0 only if everything holds.`)
-	vkeyFile := fs.String("log-vkey", "", "the log's verifier key (note vkey), e.g. DIR/log.vkey")
-	rootsFile := fs.String("trust-roots", "", "trust-roots file of the manufacturers to trust")
-	envFile := fs.String("envelope", "", "the submitted envelope: also checks that the bundle's entry is exactly it")
-	logURL := fs.String("log", "", "fetch an SBOM's blob from this log")
-	if err := parse(fs, args); err != nil {
+signed statement lives in a blob: supply it with --envelope or --envelope-dir
+(the submitted envelopes, which are then also checked to be exactly the
+entries proven) or let --log fetch it. Exit status 0 only if every bundle
+holds.`)
+	vkeyFile := flags.String("log-vkey", "", "the log's verifier key (note vkey), e.g. DIR/log.vkey")
+	rootsFile := flags.String("trust-roots", "", "trust-roots file of the manufacturers to trust")
+	envFile := flags.String("envelope", "", "the submitted envelope of a single BUNDLE")
+	envDir := flags.String("envelope-dir", "", "directory of submitted envelopes, named as the bundles")
+	logURL := flags.String("log", "", "fetch an SBOM's blob from this log")
+	quiet := flags.Bool("q", false, "print only failures and the summary")
+	if err := parse(flags, args); err != nil {
 		return err
 	}
-	if err := need(fs, "log-vkey", "trust-roots"); err != nil {
+	if err := need(flags, "log-vkey", "trust-roots"); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(fs.Output(), "vigil verify: name one bundle file")
-		fs.Usage()
+	if flags.NArg() == 0 || *envFile != "" && (flags.NArg() != 1 || *envDir != "") {
+		fmt.Fprintln(flags.Output(), "vigil verify: name one or more bundles (--envelope goes with exactly one)")
+		flags.Usage()
 		return errUsage
 	}
 	vb, err := os.ReadFile(*vkeyFile)
@@ -51,53 +61,81 @@ envelope) or let --log fetch it. Exit status 0 only if everything holds.`)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *rootsFile, err)
 	}
-	bb, err := os.ReadFile(fs.Arg(0))
+	failed := 0
+	for _, name := range flags.Args() {
+		env := *envFile
+		if *envDir != "" {
+			env = filepath.Join(*envDir, filepath.Base(name))
+		}
+		v, err := verifyOne(name, env, *envDir != "", lv, roots, *logURL)
+		if err != nil {
+			failed++
+			fmt.Printf("NOT VERIFIED %s: %v\n", name, err)
+			continue
+		}
+		if *quiet {
+			continue
+		}
+		fmt.Printf("verified %s: %s entry at index %d of %s (checkpoint size %d), signed by %s\n", name, v.Entry.Kind, v.Index, v.Checkpoint.Origin, v.Checkpoint.Size, v.Signer)
+		if v.Enrollment != nil {
+			fmt.Printf("  device key %s enrolled at index %d by %s\n", v.Entry.SignerKeyID(), v.Enrollment.Index, v.Enrollment.Signer)
+		}
+	}
+	if flags.NArg() > 1 || *quiet {
+		fmt.Printf("%d of %d bundles verified\n", flags.NArg()-failed, flags.NArg())
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d bundles did not verify", failed, flags.NArg())
+	}
+	return nil
+}
+
+// verifyOne verifies one bundle file. envFile, if not empty, is the envelope
+// it should prove; optional says a missing envelope file is no error.
+func verifyOne(name, envFile string, optional bool, lv note.Verifier, roots *client.TrustRoots, logURL string) (*client.Verified, error) {
+	bb, err := os.ReadFile(name)
 	if err != nil {
-		return fmt.Errorf("reading bundle: %w", err)
+		return nil, fmt.Errorf("reading bundle: %w", err)
 	}
 	b, err := client.ParseBundle(bb)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opts := client.VerifyOptions{Log: lv, Roots: roots}
 	var env *client.Envelope
-	if *envFile != "" {
-		eb, err := os.ReadFile(*envFile)
-		if err != nil {
-			return fmt.Errorf("reading envelope: %w", err)
+	if envFile != "" {
+		eb, err := os.ReadFile(envFile)
+		switch {
+		case err == nil:
+			if env, err = client.ParseEnvelope(eb); err != nil {
+				return nil, fmt.Errorf("%s: %w", envFile, err)
+			}
+			opts.Payload = env.Payload
+		case optional && errors.Is(err, fs.ErrNotExist):
+		default:
+			return nil, fmt.Errorf("reading envelope: %w", err)
 		}
-		if env, err = client.ParseEnvelope(eb); err != nil {
-			return fmt.Errorf("%s: %w", *envFile, err)
-		}
-		opts.Payload = env.Payload
-	} else if b.Blob != "" && b.Payload == nil && *logURL != "" {
+	}
+	if opts.Payload == nil && b.Blob != "" && b.Payload == nil && logURL != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if opts.Payload, err = (&client.LogClient{URL: *logURL}).Blob(ctx, strings.TrimPrefix(b.Blob, "sha256:")); err != nil {
-			return err
+		if opts.Payload, err = (&client.LogClient{URL: logURL}).Blob(ctx, strings.TrimPrefix(b.Blob, "sha256:")); err != nil {
+			return nil, err
 		}
 	}
 	v, err := b.Verify(opts)
 	if err != nil {
-		return fmt.Errorf("NOT VERIFIED: %w", err)
+		return nil, err
 	}
 	if env != nil {
 		e, err := client.NewEntry(env)
 		if err != nil {
-			return fmt.Errorf("NOT VERIFIED: the envelope: %w", err)
+			return nil, fmt.Errorf("the envelope: %w", err)
 		}
 		lb, err := e.Leaf().Marshal()
 		if err != nil || string(lb) != string(v.Leaf) {
-			return fmt.Errorf("NOT VERIFIED: the bundle proves another entry than %s", *envFile)
+			return nil, fmt.Errorf("the bundle proves another entry than %s", envFile)
 		}
 	}
-	fmt.Printf("verified: %s entry at index %d of %s (checkpoint size %d)\n", v.Entry.Kind, v.Index, v.Checkpoint.Origin, v.Checkpoint.Size)
-	fmt.Printf("  signed by: %s (key %s)\n", v.Signer, v.Entry.SignerKeyID())
-	if v.Enrollment != nil {
-		fmt.Printf("  device enrolled at index %d by %s\n", v.Enrollment.Index, v.Enrollment.Signer)
-	}
-	if env != nil {
-		fmt.Printf("  the bundle proves exactly the envelope %s\n", *envFile)
-	}
-	return nil
+	return v, nil
 }

@@ -4,7 +4,7 @@
 // Usage:
 //
 //	vigild --data DIR [--listen 127.0.0.1:8080] [--origin ORIGIN] --trust-roots FILE
-//	       [--witness-policy FILE] [--checkpoint-interval 500ms] [--batch-max-age 50ms]
+//	       [--witness-policy FILE] [--checkpoint-interval 250ms] [--batch-max-age 50ms]
 //
 // On the first start with an empty (or missing) DIR it creates the log: an
 // Ed25519 note key in DIR/log.key (mode 0600) named --origin, its verifier key
@@ -65,7 +65,7 @@ func main() {
 		origin       = flag.String("origin", "", "the log's origin, required when creating a log (e.g. example.com/vigil)")
 		rootsFile    = flag.String("trust-roots", "", "trust-roots file: manufacturers, their keys and UDI prefixes (required)")
 		policyFile   = flag.String("witness-policy", "", "C2SP tlog-policy file of witnesses whose cosignatures each checkpoint needs (optional)")
-		cpInterval   = flag.Duration("checkpoint-interval", 500*time.Millisecond, "how often to publish a checkpoint while the tree grows")
+		cpInterval   = flag.Duration("checkpoint-interval", 250*time.Millisecond, "how often to publish a checkpoint while the tree grows")
 		batchAge     = flag.Duration("batch-max-age", 50*time.Millisecond, "longest a submission waits to be sequenced in a batch")
 		batchSize    = flag.Uint("batch-max-size", 1024, "most entries sequenced in one batch")
 		waitTimeout  = flag.Duration("wait-timeout", 10*time.Second, "how long a submission waits for a checkpoint before answering 202")

@@ -1,0 +1,235 @@
+// Package e2e builds vigil's commands and runs them as real processes on
+// loopback, for the end-to-end tests of each command.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// Build compiles every command of the module once per test process and
+// returns the directory holding the binaries.
+func Build(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "vigil-e2e-bin-")
+		if buildErr != nil {
+			return
+		}
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "./cmd/...")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// ModuleFile returns the path of a file given relative to the module root.
+func ModuleFile(t testing.TB, rel string) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, rel)
+}
+
+// Run runs a built command to completion and returns its stdout, stderr
+// and exit code.
+func Run(t testing.TB, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(Build(t), bin), args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running %s: %v", bin, err)
+	}
+	return o.String(), e.String(), 0
+}
+
+// Vigild is a running vigild process.
+type Vigild struct {
+	URL  string
+	Data string
+	t    testing.TB
+	args []string
+	cmd  *exec.Cmd
+	done chan error
+	log  *syncBuffer
+}
+
+// FreeAddr returns a loopback address with a port free right now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// StartVigild starts vigild on a free loopback port with the given data
+// directory and trust roots, waits until it answers /healthz, and stops it
+// (SIGTERM) when the test ends.
+func StartVigild(t testing.TB, data, roots string, extra ...string) *Vigild {
+	t.Helper()
+	addr := FreeAddr(t)
+	v := &Vigild{
+		URL: "http://" + addr, Data: data, t: t,
+		args: append([]string{"--data", data, "--trust-roots", roots, "--listen", addr, "--origin", "e2e.vigil.local/log"}, extra...),
+	}
+	v.Start()
+	t.Cleanup(func() {
+		if v.cmd != nil {
+			v.Stop()
+		}
+	})
+	return v
+}
+
+// Start (re)starts the process with its original arguments.
+func (v *Vigild) Start() {
+	v.t.Helper()
+	v.log = &syncBuffer{}
+	v.cmd = exec.Command(filepath.Join(Build(v.t), "vigild"), v.args...)
+	v.cmd.Stderr = v.log
+	if err := v.cmd.Start(); err != nil {
+		v.t.Fatalf("starting vigild: %v", err)
+	}
+	v.done = make(chan error, 1)
+	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(v.cmd, v.done)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-v.done:
+			v.cmd = nil
+			v.t.Fatalf("vigild exited at start: %v\n%s", err, v.log.String())
+		default:
+		}
+		if resp, err := http.Get(v.URL + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	v.t.Fatalf("vigild did not become healthy\n%s", v.log.String())
+}
+
+// Kill sends SIGKILL and waits for the process to die.
+func (v *Vigild) Kill() {
+	v.t.Helper()
+	_ = v.cmd.Process.Kill()
+	<-v.done
+	v.cmd = nil
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (v *Vigild) Stop() {
+	v.t.Helper()
+	_ = v.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-v.done:
+		if err != nil {
+			v.t.Errorf("vigild exited with %v\n%s", err, v.log.String())
+		}
+	case <-time.After(60 * time.Second):
+		_ = v.cmd.Process.Kill()
+		v.t.Errorf("vigild did not stop within a minute of SIGTERM")
+	}
+	v.cmd = nil
+}
+
+// Log returns what the process wrote to stderr so far.
+func (v *Vigild) Log() string { return v.log.String() }
+
+// Get fetches a path from the server.
+func (v *Vigild) Get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return b.Bytes(), nil
+}
+
+// Lines returns the lines of s, without empty ones.
+func Lines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

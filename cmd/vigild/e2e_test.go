@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	tclient "github.com/transparency-dev/tessera/client"
+	"github.com/vigil-log/vigil/client"
+	"github.com/vigil-log/vigil/cmd/internal/e2e"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// fsck runs Tessera's own log checker, which shares no code with vigil's
+// verifier: it fetches every tile and entry bundle over the tlog-tiles API,
+// recomputes the tree and compares its root with the signed checkpoint.
+func fsck(t *testing.T, v *e2e.Vigild) {
+	t.Helper()
+	cmd := exec.Command("go", "tool", "fsck", "--storage_url="+v.URL+"/", "--public_key="+filepath.Join(v.Data, "log.vkey"), "--ui=false", "--N=4")
+	cmd.Dir = filepath.Dir(e2e.ModuleFile(t, "go.mod"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Successfully fsck'd log") {
+		t.Fatalf("Tessera fsck: %v\n%s", err, out)
+	}
+}
+
+func newFleet(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	fleet := filepath.Join(dir, "fleet")
+	if _, stderr, code := e2e.Run(t, "vigil-fleetsim", "init", "--out", fleet); code != 0 {
+		t.Fatalf("fleetsim init: %s", stderr)
+	}
+	return fleet
+}
+
+// TestFleetEndToEnd is the issue's acceptance run: 200 devices with 5
+// attestations each against a fresh vigild; every saved receipt verifies
+// offline with `vigil verify`, and Tessera's fsck recomputes the root.
+func TestFleetEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	fleet := newFleet(t)
+	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
+	stdout, stderr, code := e2e.Run(t, "vigil-fleetsim", "run", "--state", fleet, "--url", v.URL, "--devices", "200", "--attestations", "5")
+	if code != 0 {
+		t.Fatalf("fleetsim run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Log(strings.TrimSpace(stdout))
+	if !strings.Contains(stdout, "1208 entries submitted (200 enrollments, 8 sboms, 1000 attestations; 0 duplicates)") {
+		t.Errorf("fleetsim's last line = %q, want 1208 entries", stdout)
+	}
+	receipts, _ := filepath.Glob(filepath.Join(fleet, "receipts", "*.json"))
+	if len(receipts) != 1208 {
+		t.Fatalf("%d receipts saved, want 1208", len(receipts))
+	}
+	args := append([]string{"verify", "-q", "--log-vkey", filepath.Join(v.Data, "log.vkey"),
+		"--trust-roots", filepath.Join(fleet, "trust-roots.json"), "--envelope-dir", filepath.Join(fleet, "envelopes")}, receipts...)
+	out, errOut, code := e2e.Run(t, "vigil", args...)
+	if code != 0 || !strings.Contains(out, "1208 of 1208 bundles verified") {
+		t.Fatalf("vigil verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	fsck(t, v)
+}
+
+// TestCrashRecovery kills vigild with SIGKILL in the middle of a fleet run,
+// restarts it, and lets the simulator finish. Every entry that got a receipt
+// must be in the log with identical bytes, the log must pass fsck, and the
+// final checkpoint must be consistent with every checkpoint handed out before.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	fleet := newFleet(t)
+	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
+	sim := exec.Command(filepath.Join(e2e.Build(t), "vigil-fleetsim"), "run", "--state", fleet, "--url", v.URL, "--devices", "120", "--attestations", "4")
+	var simOut strings.Builder
+	sim.Stdout, sim.Stderr = &simOut, &simOut
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill once a good part of the run has receipts, while it is busy.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		n, _ := filepath.Glob(filepath.Join(fleet, "receipts", "*.json"))
+		if len(n) >= 150 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress before the kill\n%s", simOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	v.Kill()
+	time.Sleep(500 * time.Millisecond)
+	v.Start()
+	if err := sim.Wait(); err != nil {
+		t.Fatalf("fleetsim did not finish after the restart: %v\n%s", err, simOut.String())
+	}
+	ctx := context.Background()
+	vb, err := os.ReadFile(filepath.Join(v.Data, "log.vkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv, err := note.NewVerifier(strings.TrimSpace(string(vb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpRaw, err := v.Get(ctx, "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, err := client.VerifyCheckpoint(cpRaw, lv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, _ := filepath.Glob(filepath.Join(fleet, "envelopes", "*.json"))
+	if want := uint64(len(envs)); final.Size != want {
+		t.Errorf("log size %d, want %d (one entry per envelope: no duplicates, nothing lost)", final.Size, want)
+	}
+	f, err := tclient.NewHTTPFetcher(mustURL(t, v.URL+"/"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := tclient.NewProofBuilder(ctx, final.Size, f.ReadTile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipts, _ := filepath.Glob(filepath.Join(fleet, "receipts", "*.json"))
+	seen := map[string]bool{}
+	for _, r := range receipts {
+		rb, err := os.ReadFile(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := client.ParseBundle(rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := client.ParseTLogProof([]byte(b.TLogProof))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The leaf the receipt proves is the leaf in the log now, byte for byte.
+		bundle, err := tclient.GetEntryBundle(ctx, f.ReadEntryBundle, p.Index/256, final.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bundle.Entries[p.Index%256]; string(got) != string(p.Extra) {
+			t.Errorf("%s: the log's leaf %d differs from the receipt's", filepath.Base(r), p.Index)
+		}
+		// The receipt's checkpoint is consistent with the final one.
+		if seen[string(p.Checkpoint)] {
+			continue
+		}
+		seen[string(p.Checkpoint)] = true
+		old, err := client.VerifyCheckpoint(p.Checkpoint, lv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := pb.ConsistencyProof(ctx, old.Size, final.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old.Size, final.Size, cp, old.Hash, final.Hash); err != nil {
+			t.Errorf("checkpoint of size %d is not consistent with the final one: %v", old.Size, err)
+		}
+	}
+	t.Logf("%d receipts checked against %d distinct earlier checkpoints; final size %d", len(receipts), len(seen), final.Size)
+	fsck(t, v)
+}
+
+// TestDataDir checks the create/open rules of the data directory.
+func TestDataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	roots := e2e.ModuleFile(t, "testdata/dev/trust-roots.json")
+	data := filepath.Join(t.TempDir(), "data")
+	v := e2e.StartVigild(t, data, roots)
+	v.Stop()
+	fi, err := os.Stat(filepath.Join(data, "log.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("log.key: %v, mode %v; want mode 0600", err, fi.Mode().Perm())
+	}
+	vkey, err := os.ReadFile(filepath.Join(data, "log.vkey"))
+	if err != nil || !strings.HasPrefix(string(vkey), "e2e.vigil.local/log+") {
+		t.Fatalf("log.vkey = %q, %v", vkey, err)
+	}
+	notLog := t.TempDir()
+	if err := os.WriteFile(filepath.Join(notLog, "precious.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func()
+		args  []string
+		want  string
+	}{
+		{"origin differs from the log's", nil, []string{"--data", data, "--origin", "other.example/log"}, "does not match the log's origin"},
+		{"directory of something else", nil, []string{"--data", notLog}, "not a vigil log"},
+		{"key readable by others", func() { os.Chmod(filepath.Join(data, "log.key"), 0o644) }, []string{"--data", data}, "readable by others"},
+		{"no trust roots", nil, []string{"--data", data, "--trust-roots", ""}, "--trust-roots are required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			args := append([]string{"--trust-roots", roots, "--listen", e2e.FreeAddr(t)}, tc.args...)
+			_, stderr, code := e2e.Run(t, "vigild", args...)
+			if code == 0 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("vigild %v: exit %d, stderr %q; want failure mentioning %q", tc.args, code, stderr, tc.want)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(notLog); len(entries) != 1 {
+		t.Errorf("vigild wrote into a directory that was not its own: %d entries", len(entries))
+	}
+	os.Chmod(filepath.Join(data, "log.key"), 0o600)
+	v.Start() // reopens the existing log
+}
