@@ -47,8 +47,10 @@ fuzz: ## each fuzz target for FUZZTIME (default 10s)
 	  done; \
 	done
 
-bench: ## the benchmarks, BENCHCOUNT runs each; compare with benchstat
-	$(GO) test -run '^$$' -bench . -benchtime 3s -count $(BENCHCOUNT) -timeout 60m ./... | tee bench.out
+bench: ## the benchmarks, BENCHCOUNT runs each, medians by benchstat (raw output in bench.out)
+	$(GO) test -run '^$$' -bench Throughput -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./personality/ | tee bench.out
+	$(GO) test -run '^$$' -bench . -skip Throughput -count $(BENCHCOUNT) -timeout 30m ./... | tee -a bench.out
+	$(GO) tool benchstat bench.out
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }

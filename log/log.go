@@ -341,7 +341,16 @@ func (l *Log) ReadLeaf(ctx context.Context, index, size uint64) ([]byte, error) 
 // Leaves calls fn for every leaf in [from, to) of the integrated tree, in
 // order, reading whole entry bundles.
 func (l *Log) Leaves(ctx context.Context, from, to uint64, fn func(index uint64, leaf []byte) error) error {
-	for r := range layout.Range(from, to-from, to) {
+	// Bundles are named after the tree's size, not the range's: the last one
+	// may be partial, and the driver keeps only its latest partial form.
+	size, err := l.reader.IntegratedSize(ctx)
+	if err != nil {
+		return fmt.Errorf("reading integrated size: %w", err)
+	}
+	if to > size || from > to {
+		return fmt.Errorf("leaves [%d, %d) of a tree of size %d: %w", from, to, size, ErrNotFound)
+	}
+	for r := range layout.Range(from, to-from, size) {
 		b, err := l.reader.ReadEntryBundle(ctx, r.Index, r.Partial)
 		if err != nil {
 			return fmt.Errorf("reading entry bundle %d: %w", r.Index, err)

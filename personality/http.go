@@ -164,7 +164,7 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, r, err)
 		return
 	}
-	s, err := p.Submit(r.Context(), body)
+	s, err := p.submit(r.Context(), body)
 	if s != nil {
 		kind = s.entry.Kind.String()
 	}

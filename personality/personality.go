@@ -186,7 +186,7 @@ func containsKind(ks []client.Kind, k client.Kind) bool {
 	return false
 }
 
-// submission is the outcome of Submit.
+// submission is the outcome of submit.
 type submission struct {
 	entry *client.Entry
 	leaf  []byte
@@ -194,10 +194,10 @@ type submission struct {
 	dup   bool
 }
 
-// Submit checks an envelope and appends it, returning once it has a durable
+// submit checks an envelope and appends it, returning once it has a durable
 // index. It does not wait for a checkpoint. Errors wrap client's sentinels
 // for refusals and log.ErrPushback for overload.
-func (p *Personality) Submit(ctx context.Context, envelopeJSON []byte) (*submission, error) {
+func (p *Personality) submit(ctx context.Context, envelopeJSON []byte) (*submission, error) {
 	e, err := client.ParseEntry(envelopeJSON)
 	if err != nil {
 		return nil, err

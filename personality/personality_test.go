@@ -134,9 +134,14 @@ func (f *fixture) statement(predicateType string, p any) *client.Statement {
 
 func (f *fixture) enrollment(d *device, mfr *client.PrivateKey) *client.Enrollment {
 	f.t.Helper()
+	return enrollment(f.t, d, mfr)
+}
+
+func enrollment(t testing.TB, d *device, mfr *client.PrivateKey) *client.Enrollment {
+	t.Helper()
 	pop, err := d.key.Sign(client.PossessionMessage(d.udi, mfr.Public().ID()))
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return &client.Enrollment{
 		UDI: d.udi, DeviceKey: string(d.key.Public().PEM()), Model: "IP-300",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -130,14 +131,27 @@ func manufacturerKey(seed uint64, i int) (*client.PrivateKey, error) {
 // deviceKey is device i's P-256 key, as a secure element would derive it
 // from its PUF response: deterministic per device and seed.
 func deviceKey(seed uint64, i int) (*client.PrivateKey, error) {
+	return client.NewPrivateKey(deviceECDSAKey(seed, i))
+}
+
+func deviceECDSAKey(seed uint64, i int) *ecdsa.PrivateKey {
 	for ctr := 0; ; ctr++ {
 		// A 32-byte string is a valid P-256 scalar unless it is zero or
 		// at least the group order (odds about 2^-32); then derive again.
 		k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), derive(seed, fmt.Sprintf("device key %d", ctr), i, 32))
 		if err == nil {
-			return client.NewPrivateKey(k)
+			return k
 		}
 	}
+}
+
+// possessionProof is device i's signature of msg in the form
+// client.PrivateKey.Sign makes (ASN.1 ECDSA over SHA-256), but deterministic
+// (RFC 6979) rather than randomized, so that an enrollment, which carries
+// it, is the same bytes in every run of a seed.
+func possessionProof(seed uint64, i int, msg []byte) ([]byte, error) {
+	h := sha256.Sum256(msg)
+	return deviceECDSAKey(seed, i).Sign(nil, h[:], crypto.SHA256)
 }
 
 // firmwareDigest stands in for the SHA-256 of a build's image.

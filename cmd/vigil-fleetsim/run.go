@@ -257,7 +257,7 @@ func (s *sim) device(ctx context.Context, i, mi, mdi, nAtt int, builds []build) 
 	td.KeyID = dk.Public().ID()
 	mk := s.mkeys[mi]
 	td.Enrollment, _, err = s.submitItem(ctx, "enroll-"+serial, "enrollment", func() ([]byte, error) {
-		pop, err := dk.Sign(client.PossessionMessage(udi, mk.Public().ID()))
+		pop, err := possessionProof(s.seed, i, client.PossessionMessage(udi, mk.Public().ID()))
 		if err != nil {
 			return nil, err
 		}

@@ -54,6 +54,9 @@ func keygen(args []string) error {
 		return err
 	}
 	if err := writeNew(*out+".pub", pub, 0o644); err != nil {
+		// Leave no private key whose public half was never written: it
+		// would only block the next attempt.
+		os.Remove(*out)
 		return err
 	}
 	fmt.Printf("wrote %s and %s.pub\n", *out, *out)

@@ -39,9 +39,13 @@ var verbs = map[string]verb{
 var errUsage = errors.New("usage")
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)
+	}
+	if os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage() // asked for: not a usage error, like a verb's --help
+		return
 	}
 	v, ok := verbs[os.Args[1]]
 	if !ok {
@@ -71,7 +75,16 @@ func usage() {
 	for _, n := range names {
 		fmt.Fprintf(os.Stderr, "  %-7s %s\n", n, verbs[n].summary)
 	}
-	fmt.Fprintln(os.Stderr, "\nRun 'vigil VERB --help' for a verb's flags and an example.")
+	fmt.Fprint(os.Stderr, `
+Example:
+  vigil keygen --type manufacturer --name "Acme Infusion" --out acme.key
+  vigil sign --kind enrollment --key acme.key --device-key pump-0001.key \
+      --predicate enrollment.json --out enrollment.dsse.json
+  vigil submit --log http://127.0.0.1:8080 --out enrollment.bundle.json enrollment.dsse.json
+  vigil verify --log-vkey data/log.vkey --trust-roots trust-roots.json enrollment.bundle.json
+
+Run 'vigil VERB --help' for a verb's flags and an example.
+`)
 }
 
 // newFlags returns a flag set whose usage prints the verb's synopsis and

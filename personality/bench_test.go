@@ -1,0 +1,314 @@
+package personality
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/vigil-log/vigil/client"
+	vlog "github.com/vigil-log/vigil/log"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// benchLog opens a log with vigild's default options in a temp dir, so the
+// raw and the validated runs use the same storage, settings and disk.
+func benchLog(b *testing.B) *vlog.Log {
+	b.Helper()
+	skey, vkey, err := note.GenerateKey(nil, "bench.vigil.local/log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := note.NewSigner(skey)
+	v, _ := note.NewVerifier(vkey)
+	dir := b.TempDir()
+	l, err := vlog.Create(context.Background(), vlog.Config{
+		Dir: dir + "/tree", AntispamDir: dir + "/antispam", Signer: s, Verifier: v,
+		Options: tessera.NewAppendOptions().WithCheckpointInterval(250*time.Millisecond).WithBatching(1024, 50*time.Millisecond),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = l.Close(ctx)
+	})
+	return l
+}
+
+// benchWorkload is pre-signed submissions: enrollments of a fleet, then
+// attestations from it (the bulk of a real log's traffic), as envelopes and
+// as the leaves vigil would make of them.
+type benchWorkload struct {
+	roots       *client.TrustRoots
+	enrollments [][]byte
+	envelopes   [][]byte // attestations for the throughput runs
+	leaves      [][]byte // their leaves, for the raw run
+	latency     [][]byte // more attestations, for the latency run
+}
+
+func newBenchWorkload(b *testing.B, devices, perDevice, latencyPerDevice int) *benchWorkload {
+	b.Helper()
+	mk, err := client.GenerateKey(client.AlgEd25519)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rj, _ := json.Marshal(map[string]any{"manufacturers": []any{map[string]any{"name": "Bench", "udiPrefixes": []string{"gs1:0614141"}, "keys": []string{string(mk.Public().PEM())}}}})
+	w := &benchWorkload{}
+	if w.roots, err = client.ParseTrustRoots(rj); err != nil {
+		b.Fatal(err)
+	}
+	for i := range devices {
+		d := newDevice(b, acmeGTIN, fmt.Sprintf("BENCH%06d", i))
+		w.enrollments = append(w.enrollments, mustJSON(b, enrollment(b, d, mk), client.PredicateEnrollment, mk))
+		prev := ""
+		for seq := range perDevice + latencyPerDevice {
+			a := attestation(d, uint64(seq), prev)
+			env := mustJSON(b, a, client.PredicateAttestation, d.key)
+			e, err := client.ParseEntry(env)
+			if err != nil {
+				b.Fatal(err)
+			}
+			prev = e.PayloadDigest()
+			if seq >= perDevice {
+				w.latency = append(w.latency, env)
+				continue
+			}
+			leaf, err := e.Leaf().Marshal()
+			if err != nil {
+				b.Fatal(err)
+			}
+			w.envelopes, w.leaves = append(w.envelopes, env), append(w.leaves, leaf)
+		}
+	}
+	return w
+}
+
+func mustJSON(b *testing.B, predicate any, predicateType string, k *client.PrivateKey) []byte {
+	b.Helper()
+	st, err := client.NewStatement(predicateType, predicate)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := st.Sign(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := env.MarshalJSON()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// rawHandler is the baseline: the same HTTP path, appending the body to
+// Tessera as-is, with no parsing or checks, answering as vigil's ?wait=false.
+func rawHandler(l *vlog.Log) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/entries", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		idx, _, err := l.Sequence(r.Context(), body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, Accepted{Index: idx})
+	})
+	return mux
+}
+
+var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+
+// post sends bodies from conc workers as fast as the server answers and
+// returns the rate, failing on any non-2xx answer.
+func post(b *testing.B, url string, bodies [][]byte, conc int) float64 {
+	b.Helper()
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(bodies) {
+					return
+				}
+				resp, err := benchClient.Post(url, "application/json", bytes.NewReader(bodies[i]))
+				if err != nil {
+					failed.Store(err.Error())
+					return
+				}
+				msg, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode/100 != 2 {
+					failed.Store(fmt.Sprintf("%d %s", resp.StatusCode, msg))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if f := failed.Load(); f != nil {
+		b.Fatalf("submission failed: %v", f)
+	}
+	return float64(len(bodies)) / el.Seconds()
+}
+
+// sigChecks measures the rate of the signature checks the attestations need
+// (one ECDSA P-256 verification over the DSSE PAE each), on every core.
+func sigChecks(b *testing.B, envelopes [][]byte, keys map[string]*client.PublicKey) float64 {
+	b.Helper()
+	type job struct {
+		k   *client.PublicKey
+		pae []byte
+		sig []byte
+	}
+	jobs := make([]job, len(envelopes))
+	for i, raw := range envelopes {
+		env, err := client.ParseEnvelope(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jobs[i] = job{keys[env.Signatures[0].KeyID], env.PAE(), env.Signatures[0].Sig}
+	}
+	var next atomic.Int64
+	var bad atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) {
+					return
+				}
+				if !jobs[i].k.Verify(jobs[i].pae, jobs[i].sig) {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if bad.Load() != 0 {
+		b.Fatalf("%d signatures did not verify", bad.Load())
+	}
+	return float64(len(jobs)) / el.Seconds()
+}
+
+// latencies submits bodies open-loop at rate per second, waiting for each
+// evidence bundle, and returns the sorted submit-to-receipt latencies.
+func latencies(b *testing.B, url string, bodies [][]byte, rate float64) []time.Duration {
+	b.Helper()
+	lat := make([]time.Duration, len(bodies))
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := range bodies {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			resp, err := benchClient.Post(url, "application/json", bytes.NewReader(bodies[i]))
+			if err != nil {
+				failed.Store(err.Error())
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				failed.Store(fmt.Sprintf("status %d", resp.StatusCode))
+			}
+			lat[i] = time.Since(t0)
+		}()
+	}
+	wg.Wait()
+	if f := failed.Load(); f != nil {
+		b.Fatalf("latency run: %v", f)
+	}
+	slices.Sort(lat)
+	return lat
+}
+
+// BenchmarkThroughput measures, side by side on the same disk:
+//
+//	raw_entries/s    raw Tessera appends of vigil's leaves through the same HTTP path
+//	vigil_entries/s  vigil's validated submissions of the same attestations (?wait=false)
+//	sigchecks/s      the machine's rate of the signature checks each entry needs
+//	ratio            vigil_entries/s over the additive bound 1/(1/raw + 1/sigchecks)
+//	p50_ms, p99_ms   submit-to-receipt latency at half of vigil's measured peak
+//
+// Each iteration is one complete measurement; run it with -benchtime 1x
+// -count N and read the medians with benchstat (make bench does).
+func BenchmarkThroughput(b *testing.B) {
+	const devices, perDevice, latencyPerDevice, conc = 500, 40, 16, 64
+	w := newBenchWorkload(b, devices, perDevice, latencyPerDevice)
+	keys := map[string]*client.PublicKey{}
+	for _, raw := range w.enrollments {
+		e, err := client.ParseEntry(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys[e.DeviceKey().ID()] = e.DeviceKey()
+	}
+	b.ResetTimer()
+	for range b.N {
+		// (a) raw Tessera.
+		raw := httptest.NewServer(rawHandler(benchLog(b)))
+		a := post(b, raw.URL+"/v1/entries", w.leaves, conc)
+		raw.Close()
+
+		// (b) vigil, with the fleet enrolled first (not timed).
+		l := benchLog(b)
+		blobs, err := NewBlobStore(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := New(context.Background(), Config{Log: l, Blobs: blobs, Roots: w.roots, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(p.Handler())
+		post(b, srv.URL+"/v1/entries?wait=false", w.enrollments, conc)
+		v := post(b, srv.URL+"/v1/entries?wait=false", w.envelopes, conc)
+
+		// (c) the signature checks alone.
+		c := sigChecks(b, w.envelopes, keys)
+
+		// Latency at half of the measured peak.
+		lat := latencies(b, srv.URL+"/v1/entries", w.latency, v/2)
+		srv.Close()
+
+		b.ReportMetric(a, "raw_entries/s")
+		b.ReportMetric(v, "vigil_entries/s")
+		b.ReportMetric(c, "sigchecks/s")
+		b.ReportMetric(v*(1/a+1/c), "ratio")
+		b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50_ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99_ms")
+	}
+	b.ReportMetric(0, "ns/op")
+}
