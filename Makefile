@@ -18,7 +18,8 @@ build: ## build every command into ./bin (static, reproducible paths)
 
 run: build ## run a local log on ./data with the development trust root
 	@echo
-	@echo "vigil: starting a local log at http://$(LISTEN), data in $(DATA), log key $(DATA)/log.vkey."
+	@echo "vigil: starting a local log at http://$(LISTEN), data in $(DATA); its public key (vkey) is in"
+	@echo "$(DATA)/log.vkey and on the 'vigild serving' line below."
 	@echo "In another terminal, enroll a device and verify its receipt offline:"
 	@echo
 	@echo "  bin/vigil sign --kind enrollment --key testdata/dev/manufacturer.key --device-key testdata/dev/device.key \\"
@@ -32,7 +33,7 @@ run: build ## run a local log on ./data with the development trust root
 	@echo "  bin/vigil submit --log http://$(LISTEN) --out attestation.bundle.json attestation.dsse.json"
 	@echo "  bin/vigil verify --log-vkey $(DATA)/log.vkey --trust-roots $(ROOTS) attestation.bundle.json"
 	@echo
-	bin/vigild --data $(DATA) --origin $(ORIGIN) --trust-roots $(ROOTS) --listen $(LISTEN)
+	bin/vigild --data $(DATA) --origin $(ORIGIN) --trust-roots $(ROOTS) --listen $(LISTEN) --log-format text
 
 test: ## everything the tests need, then all the tests
 	$(GO) test -timeout 20m ./...

@@ -118,17 +118,21 @@ type Component struct {
 //
 // Beyond what the libraries check, it refuses: input that is not UTF-8; a
 // JSON object with two member names that encoding/json would match to the
-// same field (a duplicate, or names differing only in case), since other
-// parsers may read the other one; a version in the predicate type that
-// differs from the document's; a CycloneDX bomFormat other than "CycloneDX"
-// or a missing specVersion; an SPDX document whose SPDXID is not
+// same field (a duplicate, or names differing only in case), or a member
+// name it would match to one that vigil reads without being that name, since
+// other parsers read those documents differently; a version in the
+// predicate type that differs from the document's; a CycloneDX bomFormat
+// other than "CycloneDX" or a missing specVersion; an SPDX document whose SPDXID is not
 // SPDXRef-DOCUMENT, or with a malformed or repeated package SPDXID; no
 // described firmware name or version; a component without a name; more than
-// 100,000 components.
+// 100,000 components; and, before decoding, a document whose arrays would
+// decode to more than 128 MiB of the libraries' structs (a real 16 MiB SBOM
+// comes to about 40 MiB, but "components":[{},{},...] costs 400 bytes per
+// three).
 //
-// Every error wraps ErrSBOM and none repeats the input. Decoding allocates
-// roughly ten to fifteen times the input size, so callers bound the input
-// (vigil accepts SBOMs up to 16 MiB).
+// Every error wraps ErrSBOM and none repeats the input. Decoding a real SBOM
+// allocates roughly ten to fifteen times its size, so callers bound the
+// input (vigil accepts SBOMs up to 16 MiB).
 func ParseSBOM(predicateType string, predicate []byte) (*SBOM, error) {
 	format, version, ok := sbomPredicate(predicateType)
 	if !ok {
@@ -471,7 +475,7 @@ var sbomElementSizes = []struct {
 	name string
 	size int
 }{
-	{"packages", 504}, // SPDX Package
+	{"packages", 504},                                                                // SPDX Package
 	{"components", 400}, {"ancestors", 400}, {"descendants", 400}, {"variants", 400}, // CycloneDX Component
 	{"files", 320},
 	{"vulnerabilities", 248},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -217,6 +218,43 @@ func TestParseSBOMComponentLimit(t *testing.T) {
 	}
 	if _, err := ParseSBOM(PredicateCycloneDX, doc(maxSBOMComponents+1)); !errors.Is(err, ErrSBOM) {
 		t.Fatalf("ParseSBOM(%d components) = %v, want ErrSBOM", maxSBOMComponents+1, err)
+	}
+}
+
+// TestParseSBOMDecodeBudget checks that documents whose arrays would decode
+// to far more memory than their size are refused before decoding.
+func TestParseSBOMDecodeBudget(t *testing.T) {
+	elements := func(elem string, size int) string {
+		return strings.TrimSuffix(strings.Repeat(elem+",", size/(len(elem)+1)), ",")
+	}
+	tests := []struct {
+		name          string
+		predicateType string
+		input         string
+	}{
+		{"empty components", PredicateCycloneDX, cdxDoc("[" + elements("{}", 1<<20) + "]")},
+		{"null components", PredicateCycloneDX, cdxDoc("[" + elements("null", 2<<20) + "]")},
+		{"nested empty components", PredicateCycloneDX, cdxDoc(`[{"name":"a","components":[` + elements("{}", 1<<20) + "]}]")},
+		{"empty services", PredicateCycloneDX, strings.Replace(cdxDoc("[]"), `"components"`, `"services":[`+elements("{}", 2<<20)+`],"components"`, 1)},
+		{"case-variant name", PredicateCycloneDX, cdxDoc(`[{"name":"a","Pedigree":{"ANCESTORS":[` + elements("{}", 1<<20) + "]}}]")},
+		{"empty objects in another array", PredicateCycloneDX, cdxDoc(`[{"name":"a","properties":[` + elements("{}", 4<<20) + "]}]")},
+		{"empty packages", PredicateSPDX, spdxDoc("SPDX-2.3", "["+spdxFW+","+elements("{}", 1<<20)+"]", spdxDescribe)},
+		{"empty relationships", PredicateSPDX, spdxDoc("SPDX-2.3", "["+spdxFW+"]", "["+elements("{}", 3<<20)+"]")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.input)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := ParseSBOM(tt.predicateType, in)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrSBOM) {
+				t.Fatalf("ParseSBOM(%s, %d bytes) = %v, want ErrSBOM", tt.name, len(in), err)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+				t.Errorf("ParseSBOM(%s, %d bytes) allocated %d bytes before refusing: %v", tt.name, len(in), n, err)
+			}
+		})
 	}
 }
 

@@ -378,6 +378,20 @@ func (l *Log) IntegratedSize(ctx context.Context) (uint64, error) {
 	return l.reader.IntegratedSize(ctx)
 }
 
+// publishedSize returns the size of the latest published checkpoint,
+// after checking its signature.
+func (l *Log) publishedSize(ctx context.Context) (uint64, error) {
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c, err := l.checkCheckpoint(cp)
+	if err != nil {
+		return 0, err
+	}
+	return c.Size, nil
+}
+
 func (l *Log) checkCheckpoint(cp []byte) (*log.Checkpoint, error) {
 	c, _, _, err := log.ParseCheckpoint(cp, l.Origin(), l.cfg.Verifier)
 	if err != nil {

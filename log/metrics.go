@@ -38,17 +38,27 @@ func newMetrics(reg prometheus.Registerer, l *Log) *metrics {
 		Name: "log_published_size",
 		Help: "Size of the tree in the published checkpoint.",
 	}, func() float64 {
-		cp, err := l.reader.ReadCheckpoint(context.Background())
+		n, err := l.publishedSize(context.Background())
 		if err != nil {
 			return -1
 		}
-		c, err := l.checkCheckpoint(cp)
-		if err != nil {
-			return -1
-		}
-		return float64(c.Size)
+		return float64(n)
 	})
-	reg.MustRegister(m.selfCheckFailures, integrated, published)
+	unpublished := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "log_unpublished_entries",
+		Help: "Integrated entries no published checkpoint covers yet: the publication lag in entries.",
+	}, func() float64 {
+		n, err := l.reader.IntegratedSize(context.Background())
+		if err != nil {
+			return -1
+		}
+		p, err := l.publishedSize(context.Background())
+		if err != nil {
+			return -1
+		}
+		return float64(n) - float64(p)
+	})
+	reg.MustRegister(m.selfCheckFailures, integrated, published, unpublished)
 	return m
 }
 

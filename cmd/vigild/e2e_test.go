@@ -70,14 +70,27 @@ func TestFleetEndToEnd(t *testing.T) {
 	fsck(t, v)
 }
 
-// TestCrashRecovery kills vigild with SIGKILL in the middle of a fleet run,
-// restarts it, and lets the simulator finish. Every entry that got a receipt
-// must be in the log with identical bytes, the log must pass fsck, and the
-// final checkpoint must be consistent with every checkpoint handed out before.
+// TestCrashRecovery stops vigild in the middle of a fleet run, with SIGKILL
+// and with SIGTERM, restarts it, and lets the simulator finish. Every entry
+// that got a receipt must be in the log with identical bytes, nothing may be
+// duplicated, the log must pass fsck, and the final checkpoint must be
+// consistent with every checkpoint handed out before.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	for _, tc := range []struct {
+		name string
+		stop func(*e2e.Vigild)
+	}{
+		{"SIGKILL", (*e2e.Vigild).Kill},
+		{"SIGTERM", (*e2e.Vigild).Stop}, // Stop also fails the test on an unclean exit
+	} {
+		t.Run(tc.name, func(t *testing.T) { crashRecovery(t, tc.stop) })
+	}
+}
+
+func crashRecovery(t *testing.T, stop func(*e2e.Vigild)) {
 	fleet := newFleet(t)
 	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
 	sim := exec.Command(filepath.Join(e2e.Build(t), "vigil-fleetsim"), "run", "--state", fleet, "--url", v.URL, "--devices", "120", "--attestations", "4")
@@ -98,7 +111,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	v.Kill()
+	stop(v)
 	time.Sleep(500 * time.Millisecond)
 	v.Start()
 	if err := sim.Wait(); err != nil {
@@ -175,6 +188,65 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	t.Logf("%d receipts checked against %d distinct earlier checkpoints; final size %d", len(receipts), len(seen), final.Size)
 	fsck(t, v)
+	metrics, err := v.Get(ctx, "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{
+		`personality_submissions_total{kind="attestation",result="accepted"}`,
+		`personality_submission_duration_seconds_bucket{stage="receipt"`,
+		"log_integrated_size", "log_unpublished_entries",
+		"log_inclusion_self_check_failures_total 0",
+		"tessera_", "go_build_info",
+	} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+}
+
+// TestREADMEQuickstart runs the README's quickstart commands as written,
+// against a fresh vigild, so the README cannot drift from the code.
+func TestREADMEQuickstart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	readme, err := os.ReadFile(e2e.ModuleFile(t, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Quickstart")
+	if !ok {
+		t.Fatal("README has no Quickstart section")
+	}
+	_, rest, _ = strings.Cut(rest, "```sh\n")
+	block, _, _ := strings.Cut(rest, "```")
+	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), e2e.ModuleFile(t, "testdata/dev/trust-roots.json"))
+	repl := strings.NewReplacer(
+		"bin/vigil ", filepath.Join(e2e.Build(t), "vigil")+" ",
+		"http://127.0.0.1:8080", v.URL,
+		"data/log.vkey", filepath.Join(v.Data, "log.vkey"),
+		"testdata/", e2e.ModuleFile(t, "testdata")+"/",
+	)
+	work := t.TempDir()
+	n := 0
+	for _, cmd := range strings.Split(strings.ReplaceAll(block, "\\\n", " "), "\n") {
+		cmd = strings.TrimSpace(cmd)
+		if cmd == "" || strings.HasPrefix(cmd, "#") {
+			continue
+		}
+		n++
+		c := exec.Command("bash", "-c", repl.Replace(cmd))
+		c.Dir = work
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("README command %q: %v\n%s", cmd, err, out)
+		} else if strings.Contains(cmd, " verify ") && !strings.Contains(string(out), "verified") {
+			t.Errorf("README command %q printed %q, want a verification", cmd, out)
+		}
+	}
+	if n < 6 {
+		t.Errorf("ran %d README commands, want the 6 of the quickstart", n)
+	}
 }
 
 // TestDataDir checks the create/open rules of the data directory.

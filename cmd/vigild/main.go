@@ -28,7 +28,9 @@
 // Tessera's OpenTelemetry metrics (tessera_*), go_build_info, and the Go and
 // process collectors.
 //
-// Logs are JSON lines on stderr (log/slog), Tessera's included. On SIGINT or
+// Logs go to stderr through log/slog, Tessera's included: JSON lines by
+// default, or text with --log-format text. The "vigild serving" line gives
+// the URL, origin and vkey. On SIGINT or
 // SIGTERM it stops accepting requests, lets Tessera integrate and publish
 // everything it has sequenced, and exits; an entry that was answered with an
 // index survives kill -9 too, since Tessera's POSIX driver makes it durable
@@ -71,6 +73,7 @@ func main() {
 		waitTimeout  = flag.Duration("wait-timeout", 10*time.Second, "how long a submission waits for a checkpoint before answering 202")
 		shutdownWait = flag.Duration("shutdown-timeout", 30*time.Second, "how long shutdown may take to publish what is sequenced")
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
+		logFormat    = flag.String("log-format", "json", "json (one object per line) or text (for people)")
 	)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `vigild runs a vigil transparency log.
@@ -91,7 +94,18 @@ Flags:
 		fmt.Fprintf(os.Stderr, "vigild: --log-level: %v\n", err)
 		os.Exit(2)
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	hopts := &slog.HandlerOptions{Level: level}
+	var handler slog.Handler
+	switch *logFormat {
+	case "json":
+		handler = slog.NewJSONHandler(os.Stderr, hopts)
+	case "text":
+		handler = slog.NewTextHandler(os.Stderr, hopts)
+	default:
+		fmt.Fprintf(os.Stderr, "vigild: --log-format must be json or text\n")
+		os.Exit(2)
+	}
+	logger := slog.New(handler)
 	klog.SetSlogLogger(logger)
 	cfg := config{
 		data: *dataFlag, listen: *listen, origin: *origin, roots: *rootsFile, policy: *policyFile,
