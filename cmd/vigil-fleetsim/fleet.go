@@ -168,14 +168,18 @@ func writeJSON(name string, v any) error {
 	return writeAtomic(name, append(b, '\n'))
 }
 
-// writeAtomic writes a file whole or not at all: a temporary file, fsynced,
-// then renamed over name.
+// writeAtomic writes a file whole or not at all, readable by all: a
+// temporary file, fsynced, then renamed over name.
 func writeAtomic(name string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("writing %s: %w", name, err)

@@ -28,6 +28,10 @@ func keygen(args []string) error {
 	var priv, pub []byte
 	switch *typ {
 	case "log", "witness":
+		if *alg != "" {
+			fmt.Fprintln(fs.Output(), "vigil keygen: log and witness keys are always Ed25519 note keys; drop --alg")
+			return errUsage
+		}
 		skey, vkey, err := note.GenerateKey(rand.Reader, *name)
 		if err != nil {
 			return fmt.Errorf("generating key: %w", err)
