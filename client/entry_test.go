@@ -23,16 +23,16 @@ import (
 const (
 	fxAcmePrefix  = "gs1:0614141"
 	fxOtherPrefix = "gs1:4006381"
-	fxGTIN    = "00614141999996"
-	fxDI      = "(01)" + fxGTIN
-	fxUDI     = fxDI + "(21)SN-0001"
-	fxUDI2    = fxDI + "(21)SN-0002"
+	fxGTIN        = "00614141999996"
+	fxDI          = "(01)" + fxGTIN
+	fxUDI         = fxDI + "(21)SN-0001"
+	fxUDI2        = fxDI + "(21)SN-0002"
 	fxOtherDI     = "(01)04006381333931"
 	fxOtherUDI    = fxOtherDI + "(21)SN-0001"
 )
 
 var (
-	fxTime     = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	fxTime         = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 	fxFirmwareA    = sha256Hex([]byte("infusion pump firmware 4.2.1"))
 	fxFirmwareB    = sha256Hex([]byte("infusion pump firmware 4.2.2"))
 	fxConfigDigest = sha256Hex([]byte("configuration baseline 7"))

@@ -379,18 +379,21 @@ func TestStateReplay(t *testing.T) {
 	probes := []struct {
 		name string
 		env  []byte
+		want error
 	}{
-		{"attestation of a live device", f.attest(fxUDI, f.dev1)},
-		{"attestation of a revoked device", f.attest(fxUDI2, f.dev2)},
-		{"enrollment by a revoked key", f.enroll("(01)00614141999996(21)SN-0003", fxNewKey(t, AlgEd25519), f.acme2)},
-		{"SBOM of owned firmware by another", f.sbom(fxFirmwareA, f.other)},
-		{"enrollment of an enrolled key", f.enroll("(01)00614141999996(21)SN-0004", f.dev1, f.acme)},
+		{"attestation of a live device", f.attest(fxUDI, f.dev1), nil},
+		{"attestation of a revoked device", f.attest(fxUDI2, f.dev2), ErrRevoked},
+		{"enrollment by a revoked key", f.enroll("(01)00614141999996(21)SN-0003", fxNewKey(t, AlgEd25519), f.acme2), ErrRevoked},
+		{"SBOM of owned firmware by another", f.sbom(fxFirmwareA, f.other), ErrConflict},
+		{"enrollment of an enrolled key", f.enroll("(01)00614141999996(21)SN-0004", f.dev1, f.acme), ErrConflict},
+		{"enrollment of a new device", f.enroll("(01)00614141999996(21)SN-0005", fxNewKey(t, AlgP256), f.acme), nil},
 	}
 	for _, p := range probes {
 		e := fxParseEntry(t, p.env)
-		want, got := f.st.Check(e), replayed.Check(e)
-		if (want == nil) != (got == nil) || (want != nil && want.Error() != got.Error()) {
-			t.Errorf("%s: replayed Check = %v, want %v", p.name, got, want)
+		for name, st := range map[string]*State{"checking": f.st, "replayed": replayed} {
+			if err := st.Check(e); !errors.Is(err, p.want) || (err != nil) != (p.want != nil) {
+				t.Errorf("%s state: Check(%s) = %v, want %v", name, p.name, err, p.want)
+			}
 		}
 	}
 }

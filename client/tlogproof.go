@@ -81,7 +81,7 @@ func ParseTLogProof(b []byte) (*TLogProof, error) {
 		return nil, bad("truncated")
 	}
 	if rest, found := strings.CutPrefix(l, "extra "); found {
-		e, err := base64.StdEncoding.Strict().DecodeString(rest)
+		e, err := decodeProofLine(rest)
 		if err != nil || len(e) == 0 {
 			return nil, bad("extra is not non-empty standard base64")
 		}
@@ -106,7 +106,7 @@ func ParseTLogProof(b []byte) (*TLogProof, error) {
 		if l == "" {
 			break
 		}
-		h, err := base64.StdEncoding.Strict().DecodeString(l)
+		h, err := decodeProofLine(l)
 		if err != nil || len(h) != 32 {
 			return nil, bad("proof line is not a base64 SHA-256 hash")
 		}
@@ -120,4 +120,19 @@ func ParseTLogProof(b []byte) (*TLogProof, error) {
 	}
 	p.Checkpoint = b
 	return p, nil
+}
+
+// decodeProofLine decodes one standard base64 line of a proof. The decoder
+// skips '\r' even in strict mode, so a line is accepted only if it is
+// exactly the encoding of what it decodes to: a proof has one text form,
+// the one Marshal writes.
+func decodeProofLine(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if base64.StdEncoding.EncodeToString(b) != s {
+		return nil, errors.New("not canonical base64")
+	}
+	return b, nil
 }

@@ -94,7 +94,9 @@ func TestParseTrustRoots(t *testing.T) {
 		{"key not a string", `{"manufacturers":[{"name":"A","udiPrefixes":[],"keys":[1]}]}`, nil, ErrMalformedJSON, true},
 		{"bad prefix", acmeWith(func(m *fxManufacturer) { m.Prefixes = []string{"gs1:06"} }), nil, ErrUDI, true},
 		{"unknown issuer", acmeWith(func(m *fxManufacturer) { m.Prefixes = []string{"ean:0614141"} }), nil, ErrUDI, true},
-		{"bad key", acmeWith(func(m *fxManufacturer) { m.PEMs = []string{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"} }), nil, ErrKey, true},
+		{"bad key", acmeWith(func(m *fxManufacturer) {
+			m.PEMs = []string{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}
+		}), nil, ErrKey, true},
 		{"two keys in one PEM string", acmeWith(func(m *fxManufacturer) {
 			m.PEMs = []string{string(acme.Public().PEM()) + string(acme2.Public().PEM())}
 		}), nil, ErrKey, true},
