@@ -78,7 +78,8 @@
 //	}
 //
 // A field action is a field safety corrective action (FSCA) or recall. Its
-// subject is {"name": <id>, "digest": {"sha256": <SHA-256 of the predicate>}}.
+// subject is {"name": <id>, "digest": {"sha256": <SHA-256 of the predicate's
+// JSON exactly as it appears in the statement>}}.
 //
 //	{
 //	  "id": "FSCA-2026-0042",
@@ -99,7 +100,10 @@
 // neither the device key nor the UDI is bound already; an SBOM's firmware is
 // not another manufacturer's; revocations and field actions name only the
 // signer's own devices, UDI-DIs, firmware and keys. Trust roots are a file the
-// operator and every verifier hold (ParseTrustRoots).
+// operator and every verifier hold (ParseTrustRoots). Revoking a manufacturer
+// key stops its own later entries; the devices it enrolled keep their keys
+// until they are revoked themselves. Attestation chains are not enforced at
+// admission: a gap or fork is evidence to record, and an audit reports it.
 //
 // # Leaves and evidence
 //

@@ -313,8 +313,7 @@ func (e *Entry) checkEnrollment() error {
 	if pop, err := base64.StdEncoding.DecodeString(p.ProofOfPossession); err != nil || len(pop) == 0 || len(pop) > maxSigSize {
 		return predicateErr("proofOfPossession must be a signature in standard base64")
 	}
-	sub := e.Statement.Subject[0]
-	if len(e.Statement.Subject) != 1 || sub.Name != u.String() || sub.Digest["sha256"] != k.ID() {
+	if !e.oneSubject(u.String(), k.ID()) {
 		return predicateErr("the one subject must be named by the UDI with the device key ID as its sha256 digest")
 	}
 	e.Enrollment, e.udi, e.deviceKey = &p, u, k
@@ -373,8 +372,7 @@ func (e *Entry) checkAttestation() error {
 	default:
 		return predicateErr("verdict must be pass, fail or unknown")
 	}
-	sub := e.Statement.Subject[0]
-	if len(e.Statement.Subject) != 1 || sub.Name != u.String() || sub.Digest["sha256"] != p.Firmware.Digest {
+	if !e.oneSubject(u.String(), p.Firmware.Digest) {
 		return predicateErr("the one subject must be named by the UDI with the firmware digest as its sha256 digest")
 	}
 	e.Attestation, e.udi = &p, u
@@ -405,6 +403,13 @@ func (e *Entry) checkRevocation() error {
 	}
 	if p.Effective.IsZero() {
 		return predicateErr("effective is required")
+	}
+	d := p.Target.ID
+	if p.Target.Type == TargetUDI {
+		d = sha256Hex([]byte(p.Target.ID))
+	}
+	if !e.oneSubject(p.Target.Type, d) {
+		return predicateErr("the one subject must be named by the target type with the target's digest")
 	}
 	e.Revocation = &p
 	return nil
@@ -448,6 +453,17 @@ func (e *Entry) checkFieldAction() error {
 			return err
 		}
 	}
+	if !e.oneSubject(p.ID, sha256Hex(e.Statement.Predicate)) {
+		return predicateErr("the one subject must be named by the action's id with the SHA-256 of the predicate as it appears in the statement")
+	}
 	e.FieldAction = &p
 	return nil
+}
+
+// oneSubject reports whether the statement has exactly one subject, with
+// the given name and sha256 digest: what other in-toto tools read as the
+// statement's target must be what vigil reads in the predicate.
+func (e *Entry) oneSubject(name, sha256Digest string) bool {
+	sub := e.Statement.Subject
+	return len(sub) == 1 && sub[0].Name == name && sub[0].Digest["sha256"] == sha256Digest
 }

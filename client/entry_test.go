@@ -9,8 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,8 +214,20 @@ func fxMutated[P any](t testing.TB, predType string, p P, mut func(P, *Statement
 		t.Fatalf("NewStatement(%T) = %v", p, err)
 	}
 	st.Predicate = nil
+	orig := slices.Clone(st.Subject)
+	for i := range orig {
+		orig[i].Digest = maps.Clone(orig[i].Digest)
+	}
 	if mut != nil {
 		mut(p, st)
+	}
+	// A field action's subject digests its whole predicate: a mutation of the
+	// predicate alone keeps the subject it implies, so the test reaches the
+	// check it aims at rather than the subject check.
+	if predType == PredicateFieldAction && reflect.DeepEqual(st.Subject, orig) {
+		if fresh, err := NewStatement(predType, p); err == nil {
+			st.Subject = fresh.Subject
+		}
 	}
 	if st.Predicate == nil {
 		st.Predicate = fxJSON(t, p)
@@ -381,6 +396,10 @@ func TestNewEntryPredicates(t *testing.T) {
 		{"revocation/firmware", rev(TargetFirmware, fxFirmwareA, nil), KindRevocation, nil},
 		{"revocation/manufacturer key", rev(TargetManufacturerKey, mfr.Public().ID(), nil), KindRevocation, nil},
 		{"revocation/device key with bad id", rev(TargetDeviceKey, "device-17", nil), 0, ErrPredicate},
+		{"revocation/subject names another key", rev(TargetDeviceKey, fxFirmwareA, func(_ *Revocation, st *Statement) { st.Subject[0].Digest["sha256"] = fxFirmwareB }), 0, ErrPredicate},
+		{"revocation/subject names another type", rev(TargetDeviceKey, fxFirmwareA, func(_ *Revocation, st *Statement) { st.Subject[0].Name = TargetFirmware }), 0, ErrPredicate},
+		{"field action/subject digests another predicate", fa(func(_ *FieldAction, st *Statement) { st.Subject[0].Digest["sha256"] = fxFirmwareB }), 0, ErrPredicate},
+		{"field action/subject names another action", fa(func(_ *FieldAction, st *Statement) { st.Subject[0].Name = "FSCA-OTHER" }), 0, ErrPredicate},
 		{"revocation/device key with upper-case id", rev(TargetDeviceKey, strings.ToUpper(dev.Public().ID()), nil), 0, ErrPredicate},
 		{"revocation/UDI with bad id", rev(TargetUDI, fxDI, nil), 0, ErrUDI},
 		{"revocation/firmware with bad id", rev(TargetFirmware, fxFirmwareA[:63], nil), 0, ErrPredicate},

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"unicode"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
@@ -109,60 +107,9 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
-// repeatsName reports whether an object in b, which must be valid JSON, has
-// two member names that encoding/json matches to the same struct field:
-// equal once case-folded.
-func repeatsName(b []byte) bool {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber() // a number too large for a float64 is still valid JSON
-	// One entry per open object (its folded names) or array (nil).
-	var stack []map[string]bool
-	expectName := false
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return false
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, map[string]bool{})
-			expectName = true
-			continue
-		case json.Delim('['):
-			stack = append(stack, nil)
-			expectName = false
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		default:
-			if name, ok := tok.(string); ok && expectName {
-				k := foldJSONName(name)
-				if stack[len(stack)-1][k] {
-					return true
-				}
-				stack[len(stack)-1][k] = true
-				expectName = false
-				continue
-			}
-		}
-		// A value ended: in an object, a name comes next.
-		expectName = len(stack) > 0 && stack[len(stack)-1] != nil
-	}
-}
-
-// foldJSONName maps s to a key equal for exactly the names encoding/json
-// treats as the same: each rune becomes the smallest of its case-fold orbit.
-func foldJSONName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
-		}
-		b.WriteRune(m)
-	}
-	return b.String()
-}
+// repeatsName reports whether an object in b, which is valid JSON, has two
+// member names that encoding/json would match to the same field.
+func repeatsName(b []byte) bool { return scanJSON(b, nil, 0) != nil }
 
 // jsonProblem describes a decoding error without echoing the input: the
 // standard library's messages quote field names and values it was given.

@@ -146,7 +146,7 @@ func ParseSBOM(predicateType string, predicate []byte) (*SBOM, error) {
 	// Before the libraries decode anything: they allocate a struct of up
 	// to 500 bytes per array element, so "components":[{},{},...] would
 	// turn 16 MiB into gigabytes.
-	if err := scanSBOMJSON(predicate, sbomReadNames[format], maxSBOMDecodeEstimate); err != nil {
+	if err := scanJSON(predicate, sbomReadNames[format], maxSBOMDecodeEstimate); err != nil {
 		return nil, err
 	}
 	var (
@@ -171,7 +171,7 @@ func ParseSBOM(predicateType string, predicate []byte) (*SBOM, error) {
 // sbomReadNames are the member names vigil's extraction depends on, per
 // format. encoding/json matches member names to fields case-insensitively,
 // where every other parser and the schemas do not: "Version" would be
-// vigil's version and nobody else's. scanSBOMJSON refuses such
+// vigil's version and nobody else's. scanJSON refuses such
 // variants of these names; variants of the others cannot change the index.
 var sbomReadNames = map[string][]string{
 	"cyclonedx": {"bomFormat", "specVersion", "metadata", "component", "components", "name", "version", "purl", "cpe"},
@@ -460,7 +460,7 @@ func isSPDXIDString(s string) bool {
 	return true
 }
 
-// maxSBOMDecodeEstimate bounds scanSBOMJSON's estimate of the memory the
+// maxSBOMDecodeEstimate bounds scanJSON's estimate of the memory the
 // libraries' structs take for a document. A 16 MiB SBOM of real components
 // comes to about 40 MiB; a bound of 128 MiB leaves room and keeps a hostile
 // one from costing gigabytes.
@@ -491,8 +491,9 @@ const (
 	sbomScalarElementSize  = 16
 )
 
-// scanSBOMJSON checks, in one pass over data, what the libraries let
-// through or cannot bound:
+// scanJSON checks, in one pass over data, what encoding/json and the SBOM
+// libraries let through or cannot bound (decodeStrict uses it for the first
+// check alone):
 //
 //   - two member names of one object that encoding/json matches to the same
 //     field (equal under bytes.EqualFold once unescaped): it lets the last
@@ -505,7 +506,7 @@ const (
 //
 // It runs before decoding, so data may not be JSON; then it may or may not
 // refuse it, but it does not fail otherwise.
-func scanSBOMJSON(data []byte, read []string, budget int) error {
+func scanJSON(data []byte, read []string, budget int) error {
 	readNames := make([][]byte, len(read))
 	for i, r := range read {
 		readNames[i] = []byte(r)
@@ -627,19 +628,12 @@ func scanSBOMJSON(data []byte, read []string, budget int) error {
 	return nil
 }
 
-// scanSBOMJSON's refusals of a repeated name, and of input that is not
+// scanJSON's refusals of a repeated name, and of input that is not
 // JSON after all.
 var (
 	errDuplicateMember = fmt.Errorf("%w: a JSON object repeats a member name", ErrSBOM)
 	errMalformedMember = fmt.Errorf("%w: malformed JSON", ErrSBOM)
 )
-
-// sbomDuplicateNames reports whether an object in data, which should be
-// valid JSON, has two member names that encoding/json matches to the same
-// field; see scanSBOMJSON. It reports true for some malformed input.
-func sbomDuplicateNames(data []byte) bool {
-	return scanSBOMJSON(data, nil, 0) != nil
-}
 
 // foldName maps each rune of b to the smallest rune of its case-folding
 // orbit, so that foldName(x) == foldName(y) exactly when

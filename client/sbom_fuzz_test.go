@@ -48,7 +48,7 @@ func FuzzParseSBOM(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, which uint8, predicate []byte) {
 		predicateType := fuzzSBOMPredicateTypes[int(which)%len(fuzzSBOMPredicateTypes)]
-		_ = sbomDuplicateNames(predicate) // any bytes: must not panic
+		_ = repeatsName(predicate) // any bytes: must not panic
 		s, err := ParseSBOM(predicateType, predicate)
 		if err != nil {
 			if !errors.Is(err, ErrSBOM) {

@@ -523,13 +523,13 @@ func TestScanSBOMJSONNames(t *testing.T) {
 		{`{"a":{` + strings.TrimPrefix(many(""), "{") + `,"A":1}`, true},
 	}
 	for _, tt := range tests {
-		if err := scanSBOMJSON([]byte(tt.in), nil, 0); (err != nil) != tt.want || err != nil && !errors.Is(err, ErrSBOM) {
-			t.Errorf("scanSBOMJSON(%s) = %v, want error %v", tt.in, err, tt.want)
+		if err := scanJSON([]byte(tt.in), nil, 0); (err != nil) != tt.want || err != nil && !errors.Is(err, ErrSBOM) {
+			t.Errorf("scanJSON(%s) = %v, want error %v", tt.in, err, tt.want)
 		}
 	}
 	// Not JSON: refused or not, but never a panic (decodeStrict relies on it).
 	for _, in := range []string{`"abc`, `}`, `]]`, `{"a`, `{"a\`, `{"a":"\`, `{"a":1,"a`, `\`} {
-		_ = sbomDuplicateNames([]byte(in))
+		_ = repeatsName([]byte(in))
 	}
 	read := sbomReadNames["spdx"]
 	for _, tt := range []struct {
@@ -546,8 +546,8 @@ func TestScanSBOMJSONNames(t *testing.T) {
 		{`{"annotations":[{"annotator":"x"}],"Annotations":1}`, true},
 		{`{"Annotations":1}`, false},
 	} {
-		if err := scanSBOMJSON([]byte(tt.in), read, 0); (err != nil) != tt.want || err != nil && !errors.Is(err, ErrSBOM) {
-			t.Errorf("scanSBOMJSON(%s, spdx names) = %v, want error %v", tt.in, err, tt.want)
+		if err := scanJSON([]byte(tt.in), read, 0); (err != nil) != tt.want || err != nil && !errors.Is(err, ErrSBOM) {
+			t.Errorf("scanJSON(%s, spdx names) = %v, want error %v", tt.in, err, tt.want)
 		}
 	}
 }
