@@ -49,8 +49,18 @@ fuzz: ## each fuzz target for FUZZTIME (default 10s)
 	done
 
 bench: ## the benchmarks, BENCHCOUNT runs each, medians by benchstat (raw output in bench.out)
-	$(GO) test -run '^$$' -bench Throughput -benchtime 1x -count $(BENCHCOUNT) -timeout 60m ./personality/ | tee bench.out
-	$(GO) test -run '^$$' -bench . -skip Throughput -count $(BENCHCOUNT) -timeout 30m ./... | tee -a bench.out
+	@# The test binaries run directly, so Tessera's and badger's logs (stderr,
+	@# in bench.log) cannot split benchmark lines on stdout.
+	@mkdir -p bin && rm -f bench.out bench.log
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  $(GO) test -c -o bin/bench.test $$pkg >/dev/null; test -f bin/bench.test || continue; \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  if [ "$$pkg" = "$$($(GO) list ./personality)" ]; then \
+	    (cd $$dir && $(CURDIR)/bin/bench.test -test.run '^$$' -test.bench Throughput -test.benchtime 1x -test.count $(BENCHCOUNT) -test.timeout 60m 2>>$(CURDIR)/bench.log) | tee -a bench.out; \
+	  fi; \
+	  (cd $$dir && $(CURDIR)/bin/bench.test -test.run '^$$' -test.bench . -test.skip Throughput -test.count $(BENCHCOUNT) -test.timeout 30m 2>>$(CURDIR)/bench.log) | grep -v '^PASS' | tee -a bench.out; \
+	  rm -f bin/bench.test; \
+	done
 	$(GO) tool benchstat bench.out
 
 lint: ## gofmt, go vet, staticcheck

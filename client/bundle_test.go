@@ -127,7 +127,7 @@ type bundleLog struct {
 	sbomPayload                           []byte
 }
 
-func newBundleLog(t *testing.T) *bundleLog {
+func newBundleLog(t testing.TB) *bundleLog {
 	f := newStateFixture(t)
 	dev3 := fxNewKey(t, AlgP256)
 	l := &bundleLog{testLog: newTestLog(t, testOrigin), f: f}

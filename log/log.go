@@ -8,6 +8,7 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -50,6 +51,12 @@ type Config struct {
 	// gets the original index. Optional: empty means only the in-memory
 	// cache of recent entries deduplicates.
 	AntispamDir string
+	// AntispamPushback is how far, in entries, the antispam follower may lag
+	// the tree before the log answers with pushback. Entries in that window
+	// are still deduplicated by the in-memory caches, which hold 256Ki
+	// entries. Tessera's default, 2048, with its follower waking once a
+	// second, caps sustained ingest near 2,000 entries/s. Default 65536.
+	AntispamPushback uint
 	// Signer signs checkpoints; its name is the log's origin. Required.
 	Signer note.Signer
 	// Verifier is the Signer's verifier, used to check every checkpoint the
@@ -86,7 +93,13 @@ type Log struct {
 	// index, covering the time before the antispam follower indexes them.
 	recent *lru.Cache[[32]byte, uint64]
 
-	mu      sync.Mutex            // guards builder and bSize
+	// bundles caches parsed full entry bundles, which never change, by
+	// bundle index: receipts for attestations read their device's
+	// enrollment leaf, and without it every one reparses a whole bundle.
+	bundles *lru.Cache[uint64, [][]byte]
+
+	mu      sync.Mutex            // guards builder, bSize and lastCP
+	lastCP  *checkedCheckpoint    // the checkpoint checked last
 	builder *tclient.ProofBuilder // proofs for trees of size bSize
 	bSize   uint64
 }
@@ -151,6 +164,9 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 100 * time.Millisecond
 	}
+	if cfg.AntispamPushback == 0 {
+		cfg.AntispamPushback = 1 << 16
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -168,7 +184,7 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	var as tessera.Antispam
 	if cfg.AntispamDir != "" {
-		if as, err = badger.NewAntispam(lctx, cfg.AntispamDir, badger.AntispamOpts{}); err != nil {
+		if as, err = badger.NewAntispam(lctx, cfg.AntispamDir, badger.AntispamOpts{PushbackThreshold: cfg.AntispamPushback}); err != nil {
 			cancel()
 			return nil, fmt.Errorf("opening antispam index: %w", err)
 		}
@@ -200,6 +216,10 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 	if l.recent, err = lru.New[[32]byte, uint64](recentLeaves); err != nil {
 		cancel()
 		return nil, fmt.Errorf("creating recent-leaf cache: %w", err)
+	}
+	if l.bundles, err = lru.New[uint64, [][]byte](cachedBundles); err != nil {
+		cancel()
+		return nil, fmt.Errorf("creating entry bundle cache: %w", err)
 	}
 	l.metrics = newMetrics(cfg.Registerer, l)
 	l.logger.InfoContext(ctx, "log started", "dir", cfg.Dir)
@@ -261,6 +281,10 @@ var errNotIndexed = errors.New("not indexed")
 
 // recentLeaves bounds the recent-leaf cache, as Tessera's in-memory antispam.
 const recentLeaves = tessera.DefaultAntispamInMemorySize
+
+// cachedBundles bounds the entry bundle cache: 1,024 bundles of 256 leaves,
+// some 300 MB at most with vigil's 1 KiB attestations and enrollments.
+const cachedBundles = 1024
 
 // Lookup reports the index of an identical leaf already in the log, without
 // adding anything. It knows the leaves this process sequenced recently and
@@ -327,13 +351,20 @@ func (l *Log) ProveUnder(ctx context.Context, index uint64, cp []byte) (*Receipt
 
 // ReadLeaf returns the leaf at index in a tree of the given size.
 func (l *Log) ReadLeaf(ctx context.Context, index, size uint64) ([]byte, error) {
-	eb, err := tclient.GetEntryBundle(ctx, l.reader.ReadEntryBundle, index/layout.EntryBundleWidth, size)
+	bi, i := index/layout.EntryBundleWidth, index%layout.EntryBundleWidth
+	full := (bi+1)*layout.EntryBundleWidth <= size
+	if entries, ok := l.bundles.Get(bi); ok && full {
+		return entries[i], nil
+	}
+	eb, err := tclient.GetEntryBundle(ctx, l.reader.ReadEntryBundle, bi, size)
 	if err != nil {
 		return nil, fmt.Errorf("reading entry bundle for index %d: %w", index, err)
 	}
-	i := index % layout.EntryBundleWidth
 	if i >= uint64(len(eb.Entries)) {
 		return nil, fmt.Errorf("index %d: %w", index, ErrNotFound)
+	}
+	if full {
+		l.bundles.Add(bi, eb.Entries)
 	}
 	return eb.Entries[i], nil
 }
@@ -392,12 +423,30 @@ func (l *Log) publishedSize(ctx context.Context) (uint64, error) {
 	return c.Size, nil
 }
 
+// checkedCheckpoint is a checkpoint whose signature has been checked.
+type checkedCheckpoint struct {
+	raw []byte
+	cp  *log.Checkpoint
+}
+
+// checkCheckpoint checks the log's signature on a checkpoint and parses it.
+// The last one checked is remembered: every receipt under one checkpoint
+// would otherwise verify the same signature again.
 func (l *Log) checkCheckpoint(cp []byte) (*log.Checkpoint, error) {
+	l.mu.Lock()
+	last := l.lastCP
+	l.mu.Unlock()
+	if last != nil && bytes.Equal(last.raw, cp) {
+		return last.cp, nil
+	}
 	c, _, _, err := log.ParseCheckpoint(cp, l.Origin(), l.cfg.Verifier)
 	if err != nil {
 		l.metrics.selfCheckFailures.Inc()
 		return nil, fmt.Errorf("self-check: the log's own checkpoint does not verify: %w", err)
 	}
+	l.mu.Lock()
+	l.lastCP = &checkedCheckpoint{raw: bytes.Clone(cp), cp: c}
+	l.mu.Unlock()
 	return c, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	fnote "github.com/transparency-dev/formats/note"
 	"github.com/vigil-log/vigil/client"
 	"github.com/vigil-log/vigil/cmd/internal/e2e"
 	"golang.org/x/mod/sumdb/note"
@@ -206,13 +207,22 @@ func TestKeygen(t *testing.T) {
 				if !strings.HasPrefix(string(pub), tc.name+"+") {
 					t.Errorf("%s.pub = %q, want a vkey of %q", tc.typ, pub, tc.name)
 				}
-				signer, err := note.NewSigner(strings.TrimSpace(string(priv)))
-				if err != nil {
-					t.Fatalf("private key does not parse as a note signer key: %v", err)
+				var signer note.Signer
+				var verifier note.Verifier
+				if tc.typ == "log" {
+					signer, err = note.NewSigner(strings.TrimSpace(string(priv)))
+					if err == nil {
+						verifier, err = note.NewVerifier(strings.TrimSpace(string(pub)))
+					}
+				} else {
+					// A witness cosigns with cosignature/v1: a type 0x04 vkey.
+					signer, err = fnote.NewSignerForCosignatureV1(strings.TrimSpace(string(priv)))
+					if err == nil {
+						verifier, err = fnote.NewVerifierForCosignatureV1(strings.TrimSpace(string(pub)))
+					}
 				}
-				verifier, err := note.NewVerifier(strings.TrimSpace(string(pub)))
 				if err != nil {
-					t.Fatalf("%s.pub does not parse as a note vkey: %v", tc.typ, err)
+					t.Fatalf("%s key pair does not parse: %v", tc.typ, err)
 				}
 				msg, err := note.Sign(&note.Note{Text: "hello\n"}, signer)
 				if err != nil {

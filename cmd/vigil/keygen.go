@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	fnote "github.com/transparency-dev/formats/note"
 	"github.com/vigil-log/vigil/client"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -14,7 +15,9 @@ func keygen(args []string) error {
 		`  vigil keygen --type manufacturer --name "Acme Infusion" --out acme.key
   # writes acme.key (mode 0600) and acme.key.pub (PEM public key)
   vigil keygen --type log --name example.com/vigil --out log.key
-  # writes log.key and log.key.pub (the note verifier key, "vkey")`)
+  # writes log.key and log.key.pub (the note verifier key, "vkey")
+  vigil keygen --type witness --name witness.example.org --out witness.key
+  # writes witness.key and witness.key.pub (a cosignature/v1 vkey, type 0x04)`)
 	typ := fs.String("type", "", "key type: log, witness, manufacturer or device")
 	name := fs.String("name", "", "key name: the origin of a log, the name of a witness, a label for other keys")
 	out := fs.String("out", "", "private key file to write (mode 0600); the public key goes to FILE.pub")
@@ -35,6 +38,14 @@ func keygen(args []string) error {
 		skey, vkey, err := note.GenerateKey(rand.Reader, *name)
 		if err != nil {
 			return fmt.Errorf("generating key: %w", err)
+		}
+		if *typ == "witness" {
+			// Witnesses cosign with C2SP tlog-cosignature (cosignature/v1),
+			// whose verifier keys are of type 0x04, as Tessera's witness
+			// policy and the tlog-witness protocol require.
+			if vkey, err = fnote.VKeyToCosignatureV1(vkey); err != nil {
+				return fmt.Errorf("making the cosignature key: %w", err)
+			}
 		}
 		priv, pub = []byte(skey+"\n"), []byte(vkey+"\n")
 	case "manufacturer", "device":
