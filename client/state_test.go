@@ -13,7 +13,7 @@ import (
 // prefix 0614141, keys acme and acme2) and Other (4006381, key other),
 // with device keys dev1 and dev2 and a key in no trust root, stranger.
 type stateFixture struct {
-	t testing.TB
+	t                  testing.TB
 	acme, acme2, other *PrivateKey
 	dev1, dev2         *PrivateKey
 	stranger           *PrivateKey

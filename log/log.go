@@ -314,11 +314,29 @@ func (l *Log) Lookup(ctx context.Context, leaf []byte) (uint64, bool, error) {
 // the log_inclusion_self_check_failures_total alarm.
 func (l *Log) Prove(ctx context.Context, index uint64, leaf []byte) (*Receipt, error) {
 	resolved := func() (tessera.Index, error) { return tessera.Index{Index: index}, nil }
-	_, cp, err := l.awaiter.Await(ctx, resolved)
-	if err != nil {
-		return nil, fmt.Errorf("awaiting a checkpoint for index %d: %w", index, err)
+	// Tessera's awaiter sees ctx only when its poll loop wakes the waiters,
+	// which it does not while the log has no checkpoint at all (a new log
+	// whose witnesses have not cosigned yet). Waiting beside it keeps ctx's
+	// deadline; the abandoned wait ends with the next checkpoint.
+	type result struct {
+		cp  []byte
+		err error
 	}
-	return l.proveAt(ctx, index, leaf, cp)
+	done := make(chan result, 1)
+	go func() {
+		_, cp, err := l.awaiter.Await(ctx, resolved)
+		done <- result{cp, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r.err = ctx.Err()
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("awaiting a checkpoint for index %d: %w", index, r.err)
+	}
+	return l.proveAt(ctx, index, leaf, r.cp)
 }
 
 // Checkpoint returns the latest published checkpoint.

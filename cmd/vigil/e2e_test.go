@@ -224,7 +224,9 @@ func TestKeygen(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s key pair does not parse: %v", tc.typ, err)
 				}
-				msg, err := note.Sign(&note.Note{Text: "hello\n"}, signer)
+				// A cosignature/v1 key signs only checkpoints.
+				text := "example.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+				msg, err := note.Sign(&note.Note{Text: text}, signer)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -297,4 +298,78 @@ func TestDataDir(t *testing.T) {
 	}
 	os.Chmod(filepath.Join(data, "log.key"), 0o600)
 	v.Start() // reopens the existing log
+}
+
+// TestWitnessPolicy checks that --witness-policy is parsed and enforced:
+// a malformed policy stops vigild, and with a policy whose witness cannot be
+// reached, entries are still sequenced but no checkpoint that lacks the
+// cosignature is published; waiting submitters get 202 with their index.
+func TestWitnessPolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	roots := e2e.ModuleFile(t, "testdata/dev/trust-roots.json")
+	bad := filepath.Join(dir, "bad-policy.txt")
+	os.WriteFile(bad, []byte("witness only-a-name\n"), 0o644)
+	_, stderr, code := e2e.Run(t, "vigild", "--data", filepath.Join(dir, "never"), "--origin", "x.example/log",
+		"--trust-roots", roots, "--witness-policy", bad, "--listen", e2e.FreeAddr(t))
+	if code == 0 || !strings.Contains(stderr, "bad-policy.txt") {
+		t.Errorf("vigild with a malformed policy: exit %d, stderr %q; want a failure naming the file", code, stderr)
+	}
+
+	key := filepath.Join(dir, "w1.key")
+	if _, stderr, code := e2e.Run(t, "vigil", "keygen", "--type", "witness", "--name", "w1.example", "--out", key); code != 0 {
+		t.Fatal(stderr)
+	}
+	vkey, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(dir, "policy.txt")
+	// Nothing listens on the witness's address.
+	os.WriteFile(policy, fmt.Appendf(nil, "witness w1 %s http://%s/\nquorum w1\n", strings.TrimSpace(string(vkey)), e2e.FreeAddr(t)), 0o644)
+
+	data := filepath.Join(dir, "data")
+	e2e.StartVigild(t, data, roots).Stop() // a log, with its empty checkpoint
+	v := e2e.StartVigild(t, data, roots, "--witness-policy", policy, "--wait-timeout", "1s", "--shutdown-timeout", "1s")
+	// SIGTERM would wait for a publication that cannot happen, then exit 1.
+	defer v.Kill()
+	envFile := filepath.Join(dir, "enrollment.dsse.json")
+	if _, stderr, code := e2e.Run(t, "vigil", "sign", "--kind", "enrollment",
+		"--key", e2e.ModuleFile(t, "testdata/dev/manufacturer.key"), "--device-key", e2e.ModuleFile(t, "testdata/dev/device.key"),
+		"--predicate", e2e.ModuleFile(t, "testdata/dev/enrollment.json"), "--out", envFile); code != 0 {
+		t.Fatal(stderr)
+	}
+	env, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	s, err := (&client.LogClient{URL: v.URL}).Submit(ctx, env, true)
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	if s.Bundle != nil || s.Index != 0 {
+		t.Errorf("submit answered index %d with bundle %v; want 202 with index 0 and no bundle", s.Index, s.Bundle != nil)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("submit took %v; the wait timeout is 1s", el)
+	}
+	time.Sleep(time.Second) // several checkpoint intervals
+	cp, err := v.Get(ctx, "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(string(cp), "\n"); len(lines) < 2 || lines[1] != "0" {
+		t.Errorf("published checkpoint %q; want the empty tree's, nothing unwitnessed", cp)
+	}
+	metrics, err := v.Get(ctx, "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(metrics), "log_integrated_size 1\n") {
+		t.Errorf("the entry was not sequenced while the witness was away")
+	}
 }
