@@ -22,6 +22,7 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
+// Error describes the refusal, with its status and code.
 func (e *APIError) Error() string {
 	return fmt.Sprintf("log refused (%d %s): %s", e.Status, e.Code, e.Detail)
 }

@@ -570,3 +570,39 @@ func TestClassifyIsTotal(t *testing.T) {
 		t.Errorf("classify(unknown) = %s %d, want internal 500", code, status)
 	}
 }
+
+// TestLargeSBOM submits an SBOM far larger than a leaf: its statement goes
+// to the blob store, the leaf commits to its digest, the blob is served, and
+// the bundle verifies with it.
+func TestLargeSBOM(t *testing.T) {
+	f := newFixture(t)
+	// A CycloneDX document of some 9 MiB: a firmware with 60,000 components.
+	var comps strings.Builder
+	for i := range 60000 {
+		if i > 0 {
+			comps.WriteString(",")
+		}
+		fmt.Fprintf(&comps, `{"type":"library","bom-ref":"c%d","name":"component-%d","version":"1.%d.0","purl":"pkg:generic/component-%d@1.%d.0","description":"%s"}`, i, i, i%50, i, i%50, strings.Repeat("x", 40))
+	}
+	doc := []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"metadata":{"component":{"type":"firmware","name":"big-fw","version":"9.9.9"}},"components":[` + comps.String() + `]}`)
+	fw := strings.Repeat("33", 32)
+	env := f.sign(client.NewSBOMStatement(client.PredicateCycloneDX, doc, "big-fw.bin", fw), f.acme)
+	if len(env) < 9<<20 || len(env) > 16<<20 {
+		t.Fatalf("envelope of %d bytes; want between 9 and 16 MiB", len(env))
+	}
+	v := f.mustAccept(env)
+	if v.Entry.SBOM == nil || len(v.Entry.SBOM.Components) != 60000 || !v.Entry.SBOM.Contains("pkg:generic/component-59999@1.49.0") {
+		t.Fatalf("the verified SBOM does not list its components")
+	}
+	if len(v.Leaf) > 200 {
+		t.Errorf("the leaf of a blob entry is %d bytes; it should carry a digest, not the SBOM", len(v.Leaf))
+	}
+	blob, err := (&client.LogClient{URL: f.srv.URL}).Blob(context.Background(), v.Entry.PayloadDigest())
+	if err != nil {
+		t.Fatalf("fetching the blob: %v", err)
+	}
+	e, err := client.ParseEnvelope(env)
+	if err != nil || !bytes.Equal(blob, e.Payload) {
+		t.Errorf("the blob served is not the signed statement")
+	}
+}

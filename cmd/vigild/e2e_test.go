@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -371,5 +373,29 @@ func TestWitnessPolicy(t *testing.T) {
 	}
 	if !strings.Contains(string(metrics), "log_integrated_size 1\n") {
 		t.Errorf("the entry was not sequenced while the witness was away")
+	}
+}
+
+// TestSlowClient checks that a client which never finishes its request
+// headers is disconnected (ReadHeaderTimeout, 5s) rather than holding a
+// connection forever.
+func TestSlowClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), e2e.ModuleFile(t, "testdata/dev/trust-roots.json"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(v.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST /v1/entries HTTP/1.1\r\nHost: vigil\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = io.ReadAll(conn)
+	if el := time.Since(start); err != nil || el < 4*time.Second || el > 10*time.Second {
+		t.Errorf("a half-sent request was cut off after %v (%v); want about 5s", el, err)
 	}
 }
