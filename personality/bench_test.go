@@ -73,11 +73,11 @@ func newBenchWorkload(b *testing.B, devices, perDevice, receiptsPerDevice, laten
 	}
 	for i := range devices {
 		d := newDevice(b, acmeGTIN, fmt.Sprintf("BENCH%06d", i))
-		w.enrollments = append(w.enrollments, mustJSON(b, enrollment(b, d, mk), client.PredicateEnrollment, mk))
+		w.enrollments = append(w.enrollments, signStatement(b, newStatement(b, client.PredicateEnrollment, enrollment(b, d, mk)), mk))
 		prev := ""
 		for seq := range perDevice + receiptsPerDevice + latencyPerDevice {
 			a := attestation(d, uint64(seq), prev)
-			env := mustJSON(b, a, client.PredicateAttestation, d.key)
+			env := signStatement(b, newStatement(b, client.PredicateAttestation, a), d.key)
 			e, err := client.ParseEntry(env)
 			if err != nil {
 				b.Fatal(err)
@@ -99,23 +99,6 @@ func newBenchWorkload(b *testing.B, devices, perDevice, receiptsPerDevice, laten
 		}
 	}
 	return w
-}
-
-func mustJSON(b *testing.B, predicate any, predicateType string, k *client.PrivateKey) []byte {
-	b.Helper()
-	st, err := client.NewStatement(predicateType, predicate)
-	if err != nil {
-		b.Fatal(err)
-	}
-	env, err := st.Sign(k)
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := env.MarshalJSON()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return out
 }
 
 // rawHandler is the baseline: the same HTTP path, appending the body to

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -161,13 +162,15 @@ func (p *Personality) entryOf(ctx context.Context, leaf []byte, want ...client.K
 	if err != nil {
 		return nil, err
 	}
-	if len(want) > 0 && !containsKind(want, l.Kind) {
+	if len(want) > 0 && !slices.Contains(want, l.Kind) {
 		return nil, nil
 	}
 	var payload []byte
 	if l.InBlob() {
 		if payload, err = p.cfg.Blobs.Get(ctx, l.BlobDigest()); err != nil {
-			return nil, fmt.Errorf("the log commits to a blob the store lacks: %w", err)
+			// %v, not %w: a blob the log commits to and the store lacks is
+			// the server's failure, never a client's 404.
+			return nil, fmt.Errorf("the log commits to blob sha256:%s, which the store cannot give: %v", l.BlobDigest(), err)
 		}
 	}
 	env, err := l.Envelope(payload)
@@ -175,15 +178,6 @@ func (p *Personality) entryOf(ctx context.Context, leaf []byte, want ...client.K
 		return nil, err
 	}
 	return client.NewEntry(env)
-}
-
-func containsKind(ks []client.Kind, k client.Kind) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // submission is the outcome of submit.

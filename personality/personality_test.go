@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,22 +113,34 @@ func newDevice(t testing.TB, gtin, serial string) *device {
 
 func (f *fixture) sign(st *client.Statement, k *client.PrivateKey) []byte {
 	f.t.Helper()
+	return signStatement(f.t, st, k)
+}
+
+// signStatement signs a statement into an envelope's JSON.
+func signStatement(t testing.TB, st *client.Statement, k *client.PrivateKey) []byte {
+	t.Helper()
 	env, err := st.Sign(k)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	b, err := env.MarshalJSON()
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return b
 }
 
 func (f *fixture) statement(predicateType string, p any) *client.Statement {
 	f.t.Helper()
+	return newStatement(f.t, predicateType, p)
+}
+
+// newStatement builds the statement of one of vigil's own predicates.
+func newStatement(t testing.TB, predicateType string, p any) *client.Statement {
+	t.Helper()
 	st, err := client.NewStatement(predicateType, p)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return st
 }
@@ -604,5 +617,26 @@ func TestLargeSBOM(t *testing.T) {
 	e, err := client.ParseEnvelope(env)
 	if err != nil || !bytes.Equal(blob, e.Payload) {
 		t.Errorf("the blob served is not the signed statement")
+	}
+}
+
+// TestMissingBlobIsServerError: a blob the log commits to but the store has
+// lost is the server's failure (500), not a missing entry (404).
+func TestMissingBlobIsServerError(t *testing.T) {
+	f := newFixture(t)
+	v := f.mustAccept(f.sbom(strings.Repeat("44", 32), f.acme))
+	d := v.Entry.PayloadDigest()
+	if err := os.Remove(filepath.Join(f.blobsDir, "sha256", d[:2], d)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(fmt.Sprintf("%s/v1/entries/%d", f.srv.URL, v.Index))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae apiError
+	_ = json.NewDecoder(resp.Body).Decode(&ae)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || ae.Error != CodeInternal {
+		t.Errorf("GET entry with a lost blob = %d %q, want 500 %q", resp.StatusCode, ae.Error, CodeInternal)
 	}
 }

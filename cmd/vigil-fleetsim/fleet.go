@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/renameio/v2"
 	"github.com/vigil-log/vigil/client"
 )
 
@@ -168,30 +169,11 @@ func writeJSON(name string, v any) error {
 	return writeAtomic(name, append(b, '\n'))
 }
 
-// writeAtomic writes a file whole or not at all, readable by all: a
-// temporary file, fsynced, then renamed over name.
+// writeAtomic writes a file whole or not at all, readable by all
+// (renameio: a temporary file, fsynced, renamed over name). A simulator
+// needs no directory fsync: a process killed mid-run loses no rename.
 func writeAtomic(name string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
+	if err := renameio.WriteFile(name, b, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	return nil
