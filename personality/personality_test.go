@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -638,5 +639,79 @@ func TestMissingBlobIsServerError(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusInternalServerError || ae.Error != CodeInternal {
 		t.Errorf("GET entry with a lost blob = %d %q, want 500 %q", resp.StatusCode, ae.Error, CodeInternal)
+	}
+}
+
+// TestConcurrentAdmission checks that admission keeps log order under
+// concurrency: of many simultaneous enrollments of one key only one wins,
+// and no attestation racing its device's revocation lands after it in the
+// log, where the log's own history would forbid it.
+func TestConcurrentAdmission(t *testing.T) {
+	f := newFixture(t)
+	key := mustKey(t, client.AlgP256)
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i], _, _ = f.post(f.enroll(&device{key: key, udi: udi(acmeGTIN, fmt.Sprintf("C%02d", i))}, f.acme), "?wait=false")
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusAccepted:
+			won++
+		case http.StatusConflict:
+		default:
+			t.Errorf("concurrent enrollment answered %d", s)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of 20 concurrent enrollments of one key were accepted, want 1", won)
+	}
+
+	d := newDevice(t, acmeGTIN, "RACE")
+	f.mustAccept(f.enroll(d, f.acme))
+	atts := make([][]byte, 60)
+	for i := range atts {
+		atts[i] = f.attest(d, uint64(i))
+	}
+	rev := f.revoke(client.RevocationTarget{Type: client.TargetDeviceKey, ID: d.key.Public().ID()}, f.acme)
+	for i, a := range atts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == len(atts)/2 {
+				if s, ae, _ := f.post(rev, "?wait=false"); s != http.StatusAccepted {
+					t.Errorf("revocation = %d %v", s, ae)
+				}
+			}
+			if s, ae, _ := f.post(a, "?wait=false"); s != http.StatusAccepted && ae.Error != CodeRevoked {
+				t.Errorf("attestation = %d %v, want 202 or revoked", s, ae)
+			}
+		}()
+	}
+	wg.Wait()
+	// Replay the log: every attestation of d precedes the revocation.
+	ctx := context.Background()
+	revokedAt := int64(-1)
+	err := f.log.Leaves(ctx, 0, f.size(), func(i uint64, leaf []byte) error {
+		e, err := f.p.entryOf(ctx, leaf)
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.Kind == client.KindRevocation && e.Revocation.Target.ID == d.key.Public().ID():
+			revokedAt = int64(i)
+		case e.Kind == client.KindAttestation && e.SignerKeyID() == d.key.Public().ID() && revokedAt >= 0:
+			t.Errorf("attestation at %d follows the device's revocation at %d", i, revokedAt)
+		}
+		return nil
+	})
+	if err != nil || revokedAt < 0 {
+		t.Fatalf("replaying the log: %v (revocation at %d)", err, revokedAt)
 	}
 }
