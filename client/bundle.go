@@ -101,7 +101,11 @@ func (b *Bundle) Marshal() ([]byte, error) { return marshalIndent(b) }
 // VerifyOptions is what a verifier trusts.
 type VerifyOptions struct {
 	// Log verifies the log's checkpoint signature; its name is the origin.
+	// Either Log or Policy is required.
 	Log note.Verifier
+	// Policy, if set, is checked instead of Log: the checkpoint must be
+	// signed by one of its logs and cosigned to its quorum.
+	Policy *Policy
 	// Roots are the trust-root manufacturers. Required.
 	Roots *TrustRoots
 	// Payload is the blob content for a bundle that neither embeds it nor
@@ -119,6 +123,9 @@ type Verified struct {
 	Signer string
 	// Enrollment is the verified enrollment behind an attestation.
 	Enrollment *Verified
+	// Witnessed holds the checkpoint's verified cosignatures when a
+	// policy was checked.
+	Witnessed *Witnessed
 }
 
 // Verify checks the bundle offline: the checkpoint's log signature, the
@@ -127,13 +134,13 @@ type Verified struct {
 // (itself proven included at a lower index) that binds the device key.
 // Revocations need the log's history and are not checked here.
 func (b *Bundle) Verify(opts VerifyOptions) (*Verified, error) {
-	if opts.Log == nil || opts.Roots == nil {
-		return nil, errors.New("verifying a bundle needs the log's key and the trust roots")
+	if opts.Log == nil && opts.Policy == nil || opts.Roots == nil {
+		return nil, errors.New("verifying a bundle needs the log's key or a policy, and the trust roots")
 	}
 	if err := b.checkStructure(0); err != nil {
 		return nil, err
 	}
-	v, err := b.verifyInclusion(opts.Log)
+	v, err := b.verifyInclusion(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +173,7 @@ func (b *Bundle) Verify(opts VerifyOptions) (*Verified, error) {
 		if b.Enrollment == nil {
 			return nil, fmt.Errorf("%w: an attestation bundle needs the device's enrollment bundle", ErrBundle)
 		}
-		if v.Enrollment, err = b.Enrollment.Verify(VerifyOptions{Log: opts.Log, Roots: opts.Roots}); err != nil {
+		if v.Enrollment, err = b.Enrollment.Verify(VerifyOptions{Log: opts.Log, Policy: opts.Policy, Roots: opts.Roots}); err != nil {
 			return nil, fmt.Errorf("enrollment: %w", err)
 		}
 		if v.Enrollment.Entry.Kind != KindEnrollment || v.Enrollment.Index >= v.Index {
@@ -199,9 +206,10 @@ func (b *Bundle) Verify(opts VerifyOptions) (*Verified, error) {
 	return v, nil
 }
 
-// verifyInclusion checks the tlog-proof: checkpoint signature and origin,
-// then the leaf's inclusion proof against the checkpoint's root.
-func (b *Bundle) verifyInclusion(logKey note.Verifier) (*Verified, error) {
+// verifyInclusion checks the tlog-proof: checkpoint signature and origin
+// (and cosignatures, under a policy), then the leaf's inclusion proof
+// against the checkpoint's root.
+func (b *Bundle) verifyInclusion(opts VerifyOptions) (*Verified, error) {
 	p, err := ParseTLogProof([]byte(b.TLogProof))
 	if err != nil {
 		return nil, err
@@ -209,8 +217,14 @@ func (b *Bundle) verifyInclusion(logKey note.Verifier) (*Verified, error) {
 	if p.Extra == nil {
 		return nil, fmt.Errorf("%w: the tlog-proof carries no leaf", ErrBundle)
 	}
-	cp, err := VerifyCheckpoint(p.Checkpoint, logKey)
-	if err != nil {
+	var cp *flog.Checkpoint
+	var w *Witnessed
+	if opts.Policy != nil {
+		if w, err = opts.Policy.VerifyCheckpoint(p.Checkpoint); err != nil {
+			return nil, err
+		}
+		cp = w.Checkpoint
+	} else if cp, err = VerifyCheckpoint(p.Checkpoint, opts.Log); err != nil {
 		return nil, err
 	}
 	if p.Index >= cp.Size {
@@ -219,7 +233,7 @@ func (b *Bundle) verifyInclusion(logKey note.Verifier) (*Verified, error) {
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, p.Index, cp.Size, rfc6962.DefaultHasher.HashLeaf(p.Extra), p.Hashes, cp.Hash); err != nil {
 		return nil, fmt.Errorf("%w: inclusion proof: %v", ErrNotIncluded, err)
 	}
-	return &Verified{Index: p.Index, Checkpoint: cp, Leaf: p.Extra}, nil
+	return &Verified{Index: p.Index, Checkpoint: cp, Leaf: p.Extra, Witnessed: w}, nil
 }
 
 // VerifyCheckpoint checks a signed checkpoint: a valid signature by the log

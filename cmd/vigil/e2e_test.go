@@ -159,7 +159,8 @@ func TestHelpAndUsage(t *testing.T) {
 			"--predicate", e2e.ModuleFile(t, "testdata/sbom/infusion-pump-fw-4.2.1.cdx.json"), "--out", filepath.Join(t.TempDir(), "e.json")}, "--firmware-name"},
 		{"submit without --log", []string{"submit", "e.json"}, "--log is required"},
 		{"submit without an envelope", []string{"submit", "--log", "http://127.0.0.1:1"}, "name one envelope"},
-		{"verify without --log-vkey", []string{"verify", "--trust-roots", "r.json", "b.json"}, "--log-vkey is required"},
+		{"verify without --log-vkey or --policy", []string{"verify", "--trust-roots", "r.json", "b.json"}, "exactly one of --log-vkey and --policy"},
+		{"verify with --log-vkey and --policy", []string{"verify", "--log-vkey", "l.vkey", "--policy", "p.txt", "--trust-roots", "r.json", "b.json"}, "exactly one of --log-vkey and --policy"},
 		{"verify without --trust-roots", []string{"verify", "--log-vkey", "l.vkey", "b.json"}, "--trust-roots is required"},
 		{"verify without a bundle", []string{"verify", "--log-vkey", "l.vkey", "--trust-roots", "r.json"}, "name one or more bundles"},
 	} {

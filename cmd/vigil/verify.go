@@ -15,11 +15,14 @@ import (
 )
 
 func verify(args []string) error {
-	flags := newFlags("verify", "--log-vkey FILE --trust-roots FILE [--envelope FILE | --envelope-dir DIR] [--log URL] BUNDLE...",
+	flags := newFlags("verify", "--log-vkey FILE | --policy FILE, --trust-roots FILE [--envelope FILE | --envelope-dir DIR] [--log URL] BUNDLE...",
 		`  vigil verify --log-vkey data/log.vkey --trust-roots trust-roots.json attestation.bundle.json
   # a directory of receipts, each beside the envelope it answers (same file name)
   vigil verify --log-vkey data/log.vkey --trust-roots fleet/trust-roots.json \
       --envelope-dir fleet/envelopes fleet/receipts/*.json
+
+With --policy (a C2SP tlog-policy file naming the log and the witnesses), the
+checkpoint must also carry cosignatures that satisfy the policy's quorum.
 
 Checks, with no network: the checkpoint's log signature, the inclusion proof,
 the entry's schema and signature, the signer's key in the trust roots, and for
@@ -29,6 +32,7 @@ signed statement lives in a blob: supply it with --envelope or --envelope-dir
 entries proven) or let --log fetch it. Exit status 0 only if every bundle
 holds.`)
 	vkeyFile := flags.String("log-vkey", "", "the log's verifier key (note vkey), e.g. DIR/log.vkey")
+	policyFile := flags.String("policy", "", "a C2SP tlog-policy file: the log and the witness quorum (instead of --log-vkey)")
 	rootsFile := flags.String("trust-roots", "", "trust-roots file of the manufacturers to trust")
 	envFile := flags.String("envelope", "", "the submitted envelope of a single BUNDLE")
 	envDir := flags.String("envelope-dir", "", "directory of submitted envelopes, named as the bundles")
@@ -37,28 +41,42 @@ holds.`)
 	if err := parse(flags, args); err != nil {
 		return err
 	}
-	if err := need(flags, "log-vkey", "trust-roots"); err != nil {
+	if err := need(flags, "trust-roots"); err != nil {
 		return err
+	}
+	if (*vkeyFile == "") == (*policyFile == "") {
+		fmt.Fprintln(flags.Output(), "vigil verify: give exactly one of --log-vkey and --policy")
+		flags.Usage()
+		return errUsage
 	}
 	if flags.NArg() == 0 || *envFile != "" && (flags.NArg() != 1 || *envDir != "") {
 		fmt.Fprintln(flags.Output(), "vigil verify: name one or more bundles (--envelope goes with exactly one)")
 		flags.Usage()
 		return errUsage
 	}
-	vb, err := os.ReadFile(*vkeyFile)
-	if err != nil {
-		return fmt.Errorf("reading log vkey: %w", err)
-	}
-	lv, err := note.NewVerifier(strings.TrimSpace(string(vb)))
-	if err != nil {
-		return fmt.Errorf("%s: %w", *vkeyFile, err)
+	var trust client.VerifyOptions
+	if *policyFile != "" {
+		pb, err := os.ReadFile(*policyFile)
+		if err != nil {
+			return fmt.Errorf("reading policy: %w", err)
+		}
+		if trust.Policy, err = client.ParsePolicy(pb); err != nil {
+			return fmt.Errorf("%s: %w", *policyFile, err)
+		}
+	} else {
+		vb, err := os.ReadFile(*vkeyFile)
+		if err != nil {
+			return fmt.Errorf("reading log vkey: %w", err)
+		}
+		if trust.Log, err = note.NewVerifier(strings.TrimSpace(string(vb))); err != nil {
+			return fmt.Errorf("%s: %w", *vkeyFile, err)
+		}
 	}
 	rb, err := os.ReadFile(*rootsFile)
 	if err != nil {
 		return fmt.Errorf("reading trust roots: %w", err)
 	}
-	roots, err := client.ParseTrustRoots(rb)
-	if err != nil {
+	if trust.Roots, err = client.ParseTrustRoots(rb); err != nil {
 		return fmt.Errorf("%s: %w", *rootsFile, err)
 	}
 	failed := 0
@@ -67,7 +85,7 @@ holds.`)
 		if *envDir != "" {
 			env = filepath.Join(*envDir, filepath.Base(name))
 		}
-		v, err := verifyOne(name, env, *envDir != "", lv, roots, *logURL)
+		v, err := verifyOne(name, env, *envDir != "", trust, *logURL)
 		if err != nil {
 			failed++
 			fmt.Printf("NOT VERIFIED %s: %v\n", name, err)
@@ -79,6 +97,11 @@ holds.`)
 		fmt.Printf("verified %s: %s entry at index %d of %s (checkpoint size %d), signed by %s\n", name, v.Entry.Kind, v.Index, v.Checkpoint.Origin, v.Checkpoint.Size, v.Signer)
 		if v.Enrollment != nil {
 			fmt.Printf("  device key %s enrolled at index %d by %s\n", v.Entry.SignerKeyID(), v.Enrollment.Index, v.Enrollment.Signer)
+		}
+		if w := v.Witnessed; w != nil {
+			if t, ok := w.Earliest(); ok {
+				fmt.Printf("  cosigned by %d witnesses under the policy's quorum, the earliest at %s\n", len(w.Cosigned), t.UTC().Format(time.RFC3339))
+			}
 		}
 	}
 	if flags.NArg() > 1 || *quiet {
@@ -92,7 +115,7 @@ holds.`)
 
 // verifyOne verifies one bundle file. envFile, if not empty, is the envelope
 // it should prove; optional says a missing envelope file is no error.
-func verifyOne(name, envFile string, optional bool, lv note.Verifier, roots *client.TrustRoots, logURL string) (*client.Verified, error) {
+func verifyOne(name, envFile string, optional bool, trust client.VerifyOptions, logURL string) (*client.Verified, error) {
 	bb, err := os.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("reading bundle: %w", err)
@@ -101,7 +124,7 @@ func verifyOne(name, envFile string, optional bool, lv note.Verifier, roots *cli
 	if err != nil {
 		return nil, err
 	}
-	opts := client.VerifyOptions{Log: lv, Roots: roots}
+	opts := trust
 	var env *client.Envelope
 	if envFile != "" {
 		eb, err := os.ReadFile(envFile)
