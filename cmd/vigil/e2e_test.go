@@ -66,7 +66,7 @@ func skipShort(t *testing.T) {
 // logEnv is a fresh vigild with the development trust roots, and a working
 // directory holding copies of the development predicates.
 type logEnv struct {
-	v     *e2e.Vigild
+	v     *e2e.Server
 	dir   string
 	vkey  string // the log's vkey file
 	roots string // trust-roots file

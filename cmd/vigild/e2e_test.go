@@ -23,7 +23,7 @@ import (
 // fsck runs Tessera's own log checker, which shares no code with vigil's
 // verifier: it fetches every tile and entry bundle over the tlog-tiles API,
 // recomputes the tree and compares its root with the signed checkpoint.
-func fsck(t *testing.T, v *e2e.Vigild) {
+func fsck(t *testing.T, v *e2e.Server) {
 	t.Helper()
 	cmd := exec.Command("go", "tool", "fsck", "--storage_url="+v.URL+"/", "--public_key="+filepath.Join(v.Data, "log.vkey"), "--ui=false", "--N=4")
 	cmd.Dir = filepath.Dir(e2e.ModuleFile(t, "go.mod"))
@@ -84,16 +84,16 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		stop func(*e2e.Vigild)
+		stop func(*e2e.Server)
 	}{
-		{"SIGKILL", (*e2e.Vigild).Kill},
-		{"SIGTERM", (*e2e.Vigild).Stop}, // Stop also fails the test on an unclean exit
+		{"SIGKILL", (*e2e.Server).Kill},
+		{"SIGTERM", (*e2e.Server).Stop}, // Stop also fails the test on an unclean exit
 	} {
 		t.Run(tc.name, func(t *testing.T) { crashRecovery(t, tc.stop) })
 	}
 }
 
-func crashRecovery(t *testing.T, stop func(*e2e.Vigild)) {
+func crashRecovery(t *testing.T, stop func(*e2e.Server)) {
 	fleet := newFleet(t)
 	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
 	sim := exec.Command(filepath.Join(e2e.Build(t), "vigil-fleetsim"), "run", "--state", fleet, "--url", v.URL, "--devices", "120", "--attestations", "4")

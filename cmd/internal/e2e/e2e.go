@@ -85,11 +85,14 @@ func Run(t testing.TB, bin string, args ...string) (stdout, stderr string, code 
 	return o.String(), e.String(), 0
 }
 
-// Vigild is a running vigild process.
-type Vigild struct {
-	URL  string
+// Server is a running server process of ours (vigild, vigil-witness),
+// listening on a loopback port.
+type Server struct {
+	URL string
+	// Data is vigild's data directory, or the witness's state directory.
 	Data string
 	t    testing.TB
+	bin  string
 	args []string
 	cmd  *exec.Cmd
 	done chan error
@@ -110,13 +113,25 @@ func FreeAddr(t testing.TB) string {
 // StartVigild starts vigild on a free loopback port with the given data
 // directory and trust roots, waits until it answers /healthz, and stops it
 // (SIGTERM) when the test ends.
-func StartVigild(t testing.TB, data, roots string, extra ...string) *Vigild {
+func StartVigild(t testing.TB, data, roots string, extra ...string) *Server {
 	t.Helper()
 	addr := FreeAddr(t)
-	v := &Vigild{
-		URL: "http://" + addr, Data: data, t: t,
-		args: append([]string{"--data", data, "--trust-roots", roots, "--listen", addr, "--origin", "e2e.vigil.local/log"}, extra...),
-	}
+	return startServer(t, "vigild", "http://"+addr, data,
+		append([]string{"--data", data, "--trust-roots", roots, "--listen", addr, "--origin", "e2e.vigil.local/log"}, extra...))
+}
+
+// StartWitness starts vigil-witness on a free loopback port with the given
+// key, logs file and state directory, like StartVigild.
+func StartWitness(t testing.TB, key, logs, state string, extra ...string) *Server {
+	t.Helper()
+	addr := FreeAddr(t)
+	return startServer(t, "vigil-witness", "http://"+addr, state,
+		append([]string{"--key", key, "--logs", logs, "--state", state, "--listen", addr}, extra...))
+}
+
+func startServer(t testing.TB, bin, url, data string, args []string) *Server {
+	t.Helper()
+	v := &Server{URL: url, Data: data, t: t, bin: bin, args: args}
 	v.Start()
 	t.Cleanup(func() {
 		if v.cmd != nil {
@@ -127,13 +142,13 @@ func StartVigild(t testing.TB, data, roots string, extra ...string) *Vigild {
 }
 
 // Start (re)starts the process with its original arguments.
-func (v *Vigild) Start() {
+func (v *Server) Start() {
 	v.t.Helper()
 	v.log = &syncBuffer{}
-	v.cmd = exec.Command(filepath.Join(Build(v.t), "vigild"), v.args...)
+	v.cmd = exec.Command(filepath.Join(Build(v.t), v.bin), v.args...)
 	v.cmd.Stderr = v.log
 	if err := v.cmd.Start(); err != nil {
-		v.t.Fatalf("starting vigild: %v", err)
+		v.t.Fatalf("starting %s: %v", v.bin, err)
 	}
 	v.done = make(chan error, 1)
 	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(v.cmd, v.done)
@@ -142,7 +157,7 @@ func (v *Vigild) Start() {
 		select {
 		case err := <-v.done:
 			v.cmd = nil
-			v.t.Fatalf("vigild exited at start: %v\n%s", err, v.log.String())
+			v.t.Fatalf("%s exited at start: %v\n%s", v.bin, err, v.log.String())
 		default:
 		}
 		if resp, err := http.Get(v.URL + "/healthz"); err == nil {
@@ -153,11 +168,11 @@ func (v *Vigild) Start() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	v.t.Fatalf("vigild did not become healthy\n%s", v.log.String())
+	v.t.Fatalf("%s did not become healthy\n%s", v.bin, v.log.String())
 }
 
 // Kill sends SIGKILL and waits for the process to die.
-func (v *Vigild) Kill() {
+func (v *Server) Kill() {
 	v.t.Helper()
 	_ = v.cmd.Process.Kill()
 	<-v.done
@@ -165,26 +180,26 @@ func (v *Vigild) Kill() {
 }
 
 // Stop sends SIGTERM and waits for a clean exit.
-func (v *Vigild) Stop() {
+func (v *Server) Stop() {
 	v.t.Helper()
 	_ = v.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-v.done:
 		if err != nil {
-			v.t.Errorf("vigild exited with %v\n%s", err, v.log.String())
+			v.t.Errorf("%s exited with %v\n%s", v.bin, err, v.log.String())
 		}
 	case <-time.After(60 * time.Second):
 		_ = v.cmd.Process.Kill()
-		v.t.Errorf("vigild did not stop within a minute of SIGTERM")
+		v.t.Errorf("%s did not stop within a minute of SIGTERM", v.bin)
 	}
 	v.cmd = nil
 }
 
 // Log returns what the process wrote to stderr so far.
-func (v *Vigild) Log() string { return v.log.String() }
+func (v *Server) Log() string { return v.log.String() }
 
 // Get fetches a path from the server.
-func (v *Vigild) Get(ctx context.Context, path string) ([]byte, error) {
+func (v *Server) Get(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.URL+path, nil)
 	if err != nil {
 		return nil, err
