@@ -16,24 +16,24 @@ help: ## list the targets
 build: ## build every command into ./bin (static, reproducible paths)
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
 
-run: build ## run a local log on ./data with the development trust root
+run: build ## a local log on ./data with two local witnesses (2-of-2 policy) and the development trust root
 	@echo
-	@echo "vigil: starting a local log at http://$(LISTEN), data in $(DATA); its public key (vkey) is in"
-	@echo "$(DATA)/log.vkey and on the 'vigild serving' line below."
+	@echo "vigil: starting a local log at http://$(LISTEN) with two witnesses on 127.0.0.1:8081 and :8082,"
+	@echo "state in $(DATA). Every checkpoint needs both witnesses' cosignatures ($(DATA)/witness-policy.txt)."
 	@echo "In another terminal, enroll a device and verify its receipt offline:"
 	@echo
 	@echo "  bin/vigil sign --kind enrollment --key testdata/dev/manufacturer.key --device-key testdata/dev/device.key \\"
 	@echo "      --predicate testdata/dev/enrollment.json --out enrollment.dsse.json"
 	@echo "  bin/vigil submit --log http://$(LISTEN) --out enrollment.bundle.json enrollment.dsse.json"
-	@echo "  bin/vigil verify --log-vkey $(DATA)/log.vkey --trust-roots $(ROOTS) enrollment.bundle.json"
+	@echo "  bin/vigil verify --policy $(DATA)/witness-policy.txt --trust-roots $(ROOTS) enrollment.bundle.json"
 	@echo
 	@echo "Then an attestation signed by the device (verify checks attestation -> enrollment -> manufacturer):"
 	@echo
 	@echo "  bin/vigil sign --kind attestation --key testdata/dev/device.key --predicate testdata/dev/attestation.json --out attestation.dsse.json"
 	@echo "  bin/vigil submit --log http://$(LISTEN) --out attestation.bundle.json attestation.dsse.json"
-	@echo "  bin/vigil verify --log-vkey $(DATA)/log.vkey --trust-roots $(ROOTS) attestation.bundle.json"
+	@echo "  bin/vigil verify --policy $(DATA)/witness-policy.txt --trust-roots $(ROOTS) attestation.bundle.json"
 	@echo
-	bin/vigild --data $(DATA) --origin $(ORIGIN) --trust-roots $(ROOTS) --listen $(LISTEN) --log-format text
+	BIN=bin DATA=$(DATA) LISTEN=$(LISTEN) ORIGIN=$(ORIGIN) ROOTS=$(ROOTS) deploy/local/run.sh
 
 test: ## everything the tests need, then all the tests
 	$(GO) test -timeout 20m ./...

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,8 +210,9 @@ func crashRecovery(t *testing.T, stop func(*e2e.Server)) {
 	}
 }
 
-// TestREADMEQuickstart runs the README's quickstart commands as written,
-// against a fresh vigild, so the README cannot drift from the code.
+// TestREADMEQuickstart starts what `make run` starts (deploy/local/run.sh:
+// two witnesses and a log under a 2-of-2 policy) on free loopback ports, then
+// runs the README's quickstart commands as written, so neither can drift.
 func TestREADMEQuickstart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -224,12 +227,41 @@ func TestREADMEQuickstart(t *testing.T) {
 	}
 	_, rest, _ = strings.Cut(rest, "```sh\n")
 	block, _, _ := strings.Cut(rest, "```")
-	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), e2e.ModuleFile(t, "testdata/dev/trust-roots.json"))
+
+	bin := e2e.Build(t)
+	data := filepath.Join(t.TempDir(), "data")
+	listen := e2e.FreeAddr(t)
+	port := func() string { _, p, _ := net.SplitHostPort(e2e.FreeAddr(t)); return p }
+	run := exec.Command("bash", e2e.ModuleFile(t, "deploy/local/run.sh"))
+	run.Dir = filepath.Dir(e2e.ModuleFile(t, "go.mod"))
+	run.Env = append(os.Environ(), "BIN="+bin, "DATA="+data, "LISTEN="+listen, "WITNESS_PORTS="+port()+" "+port())
+	run.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out strings.Builder
+	run.Stdout, run.Stderr = &out, &out
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-run.Process.Pid, syscall.SIGKILL)
+		_ = run.Wait()
+	})
+	url := "http://" + listen
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if resp, err := http.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deploy/local/run.sh did not bring up a log\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	repl := strings.NewReplacer(
-		"bin/vigil ", filepath.Join(e2e.Build(t), "vigil")+" ",
-		"http://127.0.0.1:8080", v.URL,
-		"data/log.vkey", filepath.Join(v.Data, "log.vkey"),
+		"bin/vigil ", filepath.Join(bin, "vigil")+" ",
+		"http://127.0.0.1:8080", url,
 		"testdata/", e2e.ModuleFile(t, "testdata")+"/",
+		"data/", data+"/",
 	)
 	work := t.TempDir()
 	n := 0
@@ -241,10 +273,10 @@ func TestREADMEQuickstart(t *testing.T) {
 		n++
 		c := exec.Command("bash", "-c", repl.Replace(cmd))
 		c.Dir = work
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("README command %q: %v\n%s", cmd, err, out)
-		} else if strings.Contains(cmd, " verify ") && !strings.Contains(string(out), "verified") {
-			t.Errorf("README command %q printed %q, want a verification", cmd, out)
+		if got, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("README command %q: %v\n%s\n--- run.sh:\n%s", cmd, err, got, out.String())
+		} else if strings.Contains(cmd, " verify ") && !strings.Contains(string(got), "cosigned by 2 witnesses") {
+			t.Errorf("README command %q printed %q, want a verification under the witness policy", cmd, got)
 		}
 	}
 	if n < 6 {

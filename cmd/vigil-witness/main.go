@@ -1,0 +1,193 @@
+// Command vigil-witness is an independent C2SP tlog-witness: it cosigns the
+// checkpoints of the logs in its list that are consistent with the ones it
+// cosigned before, and keeps its state in a directory. See package
+// github.com/vigil-log/vigil/witness for the protocol, the formats and the
+// state directory.
+//
+// Usage:
+//
+//	vigil-witness --key FILE --logs FILE --state DIR [--listen 127.0.0.1:8081]
+//
+// Flags:
+//
+//	--key FILE      the witness's key, a note signer key as `vigil keygen
+//	                --type witness` writes it (mode 0600; refused if group or
+//	                others may read it). Its name is the witness's name; its
+//	                cosignature/v1 verifier key (FILE.pub) is what logs and
+//	                clients configure.
+//	--logs FILE     the logs to witness, in the witness network's logs/v0
+//	                format (go doc github.com/vigil-log/vigil/witness ParseLogs)
+//	--state DIR     the state directory, created on first start; locked while
+//	                the witness runs
+//	--listen ADDR   the address to serve HTTP on (default 127.0.0.1:8081)
+//	--log-level     debug, info, warn or error (default info); every request
+//	                is logged at debug
+//	--log-format    json (default) or text
+//	--shutdown-timeout  how long SIGTERM waits for requests in flight (10s)
+//
+// It serves, on --listen:
+//
+//	POST /add-checkpoint             c2sp.org/tlog-witness add-checkpoint
+//	GET  /<origin hash>/checkpoint   the latest cosigned checkpoint of a log
+//	GET  /metrics                    Prometheus metrics
+//	GET  /healthz                    200 when serving
+//
+// Metrics: witness_requests_total{endpoint,code},
+// witness_add_checkpoint_duration_seconds, witness_forks_detected_total (must
+// stay 0: each is proof that a log forked, kept under DIR/evidence),
+// go_build_info, and the Go and process collectors.
+//
+// Logs go to stderr through log/slog, JSON lines by default. The
+// "vigil-witness serving" line gives the URL, the witness's name and its
+// cosignature/v1 vkey. A fork is logged at level error. On SIGINT or SIGTERM
+// it stops taking requests, finishes those in flight and releases the state
+// directory. A cosignature is only sent once the checkpoint it covers is
+// durable, so kill -9 at any moment loses nothing a log was told.
+//
+// Pulling checkpoints from logs (a --follow mode) is not implemented.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vigil-log/vigil/witness"
+)
+
+func main() {
+	var (
+		keyFile      = flag.String("key", "", "the witness's note signer key, as 'vigil keygen --type witness' writes it (required, mode 0600)")
+		logsFile     = flag.String("logs", "", "the logs to witness, a logs/v0 list (required)")
+		stateDir     = flag.String("state", "", "state directory, created on first start (required)")
+		listen       = flag.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
+		shutdownWait = flag.Duration("shutdown-timeout", 10*time.Second, "how long shutdown waits for requests in flight")
+		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
+		logFormat    = flag.String("log-format", "json", "json (one object per line) or text (for people)")
+	)
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `vigil-witness runs a C2SP tlog-witness.
+
+Usage:
+  vigil-witness --key FILE --logs FILE --state DIR [flags]
+
+Example:
+  vigil keygen --type witness --name witness.example.org --out witness.key
+  vigil-witness --key witness.key --logs logs.txt --state ./witness-state
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "vigil-witness: unexpected arguments %q (see --help)\n", flag.Args())
+		os.Exit(2)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "vigil-witness: --log-level: %v\n", err)
+		os.Exit(2)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var handler slog.Handler
+	switch *logFormat {
+	case "json":
+		handler = slog.NewJSONHandler(os.Stderr, hopts)
+	case "text":
+		handler = slog.NewTextHandler(os.Stderr, hopts)
+	default:
+		fmt.Fprintf(os.Stderr, "vigil-witness: --log-format must be json or text\n")
+		os.Exit(2)
+	}
+	logger := slog.New(handler)
+	cfg := config{key: *keyFile, logs: *logsFile, state: *stateDir, listen: *listen, shutdownTimeout: *shutdownWait}
+	if err := run(cfg, logger); err != nil {
+		logger.Error("vigil-witness stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	key, logs, state, listen string
+	shutdownTimeout          time.Duration
+}
+
+func run(cfg config, logger *slog.Logger) error {
+	if cfg.key == "" || cfg.logs == "" || cfg.state == "" {
+		return errors.New("--key, --logs and --state are required (see --help)")
+	}
+	// rootCtx outlives the signal: requests in flight when it arrives still
+	// finish during http.Server.Shutdown.
+	rootCtx, cancelRoot := context.WithCancel(context.Background())
+	defer cancelRoot()
+	ctx, stop := signal.NotifyContext(rootCtx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	signer, vkey, err := loadKey(cfg.key)
+	if err != nil {
+		return err
+	}
+	lb, err := os.ReadFile(cfg.logs)
+	if err != nil {
+		return fmt.Errorf("reading logs list: %w", err)
+	}
+	logs, err := witness.ParseLogs(lb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.logs, err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewBuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	w, err := witness.New(witness.Config{
+		Signer: signer, Logs: logs, StateDir: cfg.state, Logger: logger, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("/", w.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { _, _ = rw.Write([]byte("ok\n")) })
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           http.MaxBytesHandler(mux, witness.MaxRequestSize),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return rootCtx },
+	}
+	logger.InfoContext(ctx, "vigil-witness serving", "url", "http://"+ln.Addr().String(), "name", signer.Name(), "vkey", vkey, "logs", len(logs))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("HTTP shutdown", "err", err)
+	}
+	return w.Close()
+}
