@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,6 +38,9 @@ import (
 // ErrPushback is returned when the log cannot take more entries for now;
 // callers should retry later. It wraps tessera.ErrPushback.
 var ErrPushback = tessera.ErrPushback
+
+// ErrWitnessPolicy is wrapped when the witness policy does not parse.
+var ErrWitnessPolicy = errors.New("invalid witness policy")
 
 // ErrNotFound is returned for an index the log has not integrated.
 var ErrNotFound = errors.New("no such entry")
@@ -63,9 +67,13 @@ type Config struct {
 	// log hands out before it returns it. Required.
 	Verifier note.Verifier
 	// Options is Tessera's append options builder, as built by the caller
-	// (batching, checkpoint interval, pushback, witnesses). Log adds the
-	// checkpoint signer and antispam. Nil means Tessera's defaults.
+	// (batching, checkpoint interval, pushback). Log adds the checkpoint
+	// signer, antispam and witnesses. Nil means Tessera's defaults.
 	Options *tessera.AppendOptions
+	// WitnessPolicy is a C2SP tlog-policy file whose witnesses must cosign
+	// a checkpoint before it is published (Tessera's WithWitnesses, fail
+	// closed). Optional: empty publishes checkpoints the log alone signed.
+	WitnessPolicy []byte
 	// PollInterval is how often waiters look for a new checkpoint.
 	// Default 100ms.
 	PollInterval time.Duration
@@ -177,7 +185,20 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 	// Tessera's background work lives as long as the log, not the caller's
 	// ctx: Close ends it, after Tessera's own shutdown, in the documented order.
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	driver, err := posix.New(lctx, posix.Config{Path: cfg.Dir})
+	// Tessera posts checkpoints to witnesses through the driver's HTTP
+	// client; instrumenting it gives latency and failures per witness,
+	// which Tessera does not export.
+	httpClient := &http.Client{Timeout: tessera.DefaultWitnessTimeout}
+	if len(cfg.WitnessPolicy) > 0 {
+		wg, err := tessera.NewWitnessGroupFromPolicy(cfg.WitnessPolicy)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("%w: %v", ErrWitnessPolicy, err)
+		}
+		opts = opts.WithWitnesses(wg, nil)
+		httpClient.Transport = newWitnessTransport(cfg.Registerer, wg.Endpoints())
+	}
+	driver, err := posix.New(lctx, posix.Config{Path: cfg.Dir, HTTPClient: httpClient})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("opening POSIX storage: %w", err)

@@ -24,7 +24,10 @@
 //
 // Metrics: personality_submissions_total{kind,result},
 // personality_submission_duration_seconds{stage}, log_integrated_size,
-// log_published_size, log_inclusion_self_check_failures_total (must stay 0),
+// log_published_size, log_unpublished_entries,
+// log_witness_request_duration_seconds{witness},
+// log_witness_requests_total{witness,result},
+// log_inclusion_self_check_failures_total (must stay 0),
 // Tessera's OpenTelemetry metrics (tessera_*), go_build_info, and the Go and
 // process collectors.
 //
@@ -160,20 +163,15 @@ func run(cfg config, logger *slog.Logger) error {
 	opts := tessera.NewAppendOptions().
 		WithCheckpointInterval(cfg.cpInterval).
 		WithBatching(cfg.batchSize, cfg.batchAge)
+	var policy []byte
 	if cfg.policy != "" {
-		pb, err := os.ReadFile(cfg.policy)
-		if err != nil {
+		if policy, err = os.ReadFile(cfg.policy); err != nil {
 			return fmt.Errorf("reading witness policy: %w", err)
 		}
-		wg, err := tessera.NewWitnessGroupFromPolicy(pb)
-		if err != nil {
-			return fmt.Errorf("%s: %w", cfg.policy, err)
-		}
-		opts = opts.WithWitnesses(wg, nil)
 	}
 	lcfg := vlog.Config{
 		Dir: dd.tree(), AntispamDir: dd.antispam(),
-		Signer: dd.signer, Verifier: dd.verifier, Options: opts,
+		Signer: dd.signer, Verifier: dd.verifier, Options: opts, WitnessPolicy: policy,
 		Logger: logger, Registerer: reg,
 	}
 	open := vlog.Open
@@ -182,6 +180,9 @@ func run(cfg config, logger *slog.Logger) error {
 	}
 	lg, err := open(ctx, lcfg)
 	if err != nil {
+		if errors.Is(err, vlog.ErrWitnessPolicy) {
+			return fmt.Errorf("%s: %w", cfg.policy, err)
+		}
 		return err
 	}
 	logClosed := false

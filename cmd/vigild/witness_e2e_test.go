@@ -116,8 +116,23 @@ func TestWitnessedFleet(t *testing.T) {
 		}
 	}
 
-	// Two of three witnesses go away.
+	// Vigild measures each witness.
 	ctx := context.Background()
+	metrics, err := w.log.Get(ctx, "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		m := fmt.Sprintf(`log_witness_requests_total{result="200",witness="w%d.e2e.local"}`, i+1)
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	if !strings.Contains(string(metrics), `log_witness_request_duration_seconds_bucket{witness="w1.e2e.local"`) {
+		t.Errorf("/metrics lacks the witness latency histogram")
+	}
+
+	// Two of three witnesses go away.
 	w.witnesses[0].Stop()
 	w.witnesses[1].Stop()
 	before, err := w.log.Get(ctx, "/checkpoint")
@@ -140,6 +155,9 @@ func TestWitnessedFleet(t *testing.T) {
 	time.Sleep(time.Second)
 	if after, _ := w.log.Get(ctx, "/checkpoint"); string(after) != string(before) {
 		t.Errorf("a checkpoint was published without its quorum:\n%s", after)
+	}
+	if metrics, _ := w.log.Get(ctx, "/metrics"); !strings.Contains(string(metrics), `log_witness_requests_total{result="transport_error",witness="w2.e2e.local"}`) {
+		t.Errorf("/metrics does not count the failures of the stopped witness")
 	}
 	// An old entry still answers with its original index and bundle.
 	if d, err := lc.Submit(ctx, env, true); err != nil || !d.Duplicate {
