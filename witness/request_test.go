@@ -166,3 +166,30 @@ func FuzzParseAddCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// TestSpecExampleRequest parses the example request body of C2SP
+// tlog-witness byte for byte and encodes it back identically.
+func TestSpecExampleRequest(t *testing.T) {
+	const body = "old 20852014\n" +
+		"PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=\n" +
+		"jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=\n" +
+		"5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=\n" +
+		"/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=\n" +
+		"\n" +
+		"example.com/behind-the-sofa\n" +
+		"20852163\n" +
+		"CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n" +
+		"\n" +
+		"— example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n" +
+		"— example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++qbSzm9Q=\n"
+	r, err := ParseAddCheckpoint([]byte(body))
+	if err != nil {
+		t.Fatalf("ParseAddCheckpoint(spec example) = %v", err)
+	}
+	if r.Old != 20852014 || len(r.Proof) != 4 || !strings.HasPrefix(string(r.Checkpoint), "example.com/behind-the-sofa\n20852163\n") {
+		t.Errorf("ParseAddCheckpoint(spec example) = old %d, %d proof lines, checkpoint %q", r.Old, len(r.Proof), r.Checkpoint)
+	}
+	if got := string(r.Marshal()); got != body {
+		t.Errorf("Marshal() differs from the spec example:\n%s", got)
+	}
+}
