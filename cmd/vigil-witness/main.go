@@ -7,6 +7,7 @@
 // Usage:
 //
 //	vigil-witness --key FILE --logs FILE --state DIR [--listen 127.0.0.1:8081]
+//	              [--follow URL]... [--follow-interval 10s]
 //
 // Flags:
 //
@@ -20,6 +21,10 @@
 //	--state DIR     the state directory, created on first start; locked while
 //	                the witness runs
 //	--listen ADDR   the address to serve HTTP on (default 127.0.0.1:8081)
+//	--follow URL    pull mode, repeatable: poll the C2SP tlog-tiles log at
+//	                URL, build the consistency proof from its tiles, and
+//	                cosign its new checkpoints, for logs that do not push
+//	--follow-interval  how often to poll a followed log (default 10s)
 //	--log-level     debug, info, warn or error (default info); every request
 //	                is logged at debug
 //	--log-format    json (default) or text
@@ -43,8 +48,6 @@
 // it stops taking requests, finishes those in flight and releases the state
 // directory. A cosignature is only sent once the checkpoint it covers is
 // durable, so kill -9 at any moment loses nothing a log was told.
-//
-// Pulling checkpoints from logs (a --follow mode) is not implemented.
 package main
 
 import (
@@ -75,7 +78,13 @@ func main() {
 		shutdownWait = flag.Duration("shutdown-timeout", 10*time.Second, "how long shutdown waits for requests in flight")
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
 		logFormat    = flag.String("log-format", "json", "json (one object per line) or text (for people)")
+		followEvery  = flag.Duration("follow-interval", 10*time.Second, "how often to poll each --follow log")
+		follow       []string
 	)
+	flag.Func("follow", "pull mode (repeatable): poll the tlog-tiles log at this URL and cosign its growth", func(u string) error {
+		follow = append(follow, u)
+		return nil
+	})
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `vigil-witness runs a C2SP tlog-witness.
 
@@ -112,7 +121,8 @@ Flags:
 		os.Exit(2)
 	}
 	logger := slog.New(handler)
-	cfg := config{key: *keyFile, logs: *logsFile, state: *stateDir, listen: *listen, shutdownTimeout: *shutdownWait}
+	cfg := config{key: *keyFile, logs: *logsFile, state: *stateDir, listen: *listen, shutdownTimeout: *shutdownWait,
+		follow: follow, followEvery: *followEvery}
 	if err := run(cfg, logger); err != nil {
 		logger.Error("vigil-witness stopped", "err", err)
 		os.Exit(1)
@@ -122,6 +132,8 @@ Flags:
 type config struct {
 	key, logs, state, listen string
 	shutdownTimeout          time.Duration
+	follow                   []string
+	followEvery              time.Duration
 }
 
 func run(cfg config, logger *slog.Logger) error {
@@ -178,6 +190,13 @@ func run(cfg config, logger *slog.Logger) error {
 	logger.InfoContext(ctx, "vigil-witness serving", "url", "http://"+ln.Addr().String(), "name", signer.Name(), "vkey", vkey, "logs", len(logs))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	for _, u := range cfg.follow {
+		go func() {
+			if err := w.Follow(ctx, u, cfg.followEvery); err != nil {
+				logger.Error("cannot follow a log", "url", u, "err", err)
+			}
+		}()
+	}
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serving: %w", err)

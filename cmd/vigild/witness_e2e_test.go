@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -230,4 +232,46 @@ func mustRoots(t *testing.T, fleet string) *client.TrustRoots {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestWitnessFollow runs a witness in pull mode against a vigild that pushes
+// to no witness: it follows the log's growth from its tiles and serves the
+// cosigned checkpoint.
+func TestWitnessFollow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	fleet := newFleet(t)
+	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
+	dir := t.TempDir()
+	key := filepath.Join(dir, "w.key")
+	if _, stderr, code := e2e.Run(t, "vigil", "keygen", "--type", "witness", "--name", "puller.e2e.local", "--out", key); code != 0 {
+		t.Fatal(stderr)
+	}
+	vkey, _ := os.ReadFile(filepath.Join(v.Data, "log.vkey"))
+	logs := filepath.Join(dir, "logs.txt")
+	os.WriteFile(logs, []byte("logs/v0\nvkey "+strings.TrimSpace(string(vkey))+"\nqpd 86400\ncontact e2e test\n"), 0o644)
+	w := e2e.StartWitness(t, key, logs, filepath.Join(dir, "state"), "--follow", v.URL+"/", "--follow-interval", "100ms")
+	if _, stderr, code := e2e.Run(t, "vigil-fleetsim", "run", "--state", fleet, "--url", v.URL, "--devices", "10", "--attestations", "2"); code != 0 {
+		t.Fatal(stderr)
+	}
+	ctx := context.Background()
+	logCP, err := v.Get(ctx, "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := strings.Split(string(logCP), "\n")[1]
+	hash := sha256.Sum256([]byte("e2e.vigil.local/log"))
+	path := "/" + hex.EncodeToString(hash[:]) + "/checkpoint"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cp, err := w.Get(ctx, path)
+		if err == nil && strings.Split(string(cp), "\n")[1] == size && strings.Contains(string(cp), "— puller.e2e.local ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the following witness did not reach the log's size %s: %q, %v", size, cp, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
