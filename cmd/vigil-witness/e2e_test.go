@@ -7,117 +7,40 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/merkle/testonly"
+	"github.com/vigil-log/vigil/cmd/internal/e2e"
 	"github.com/vigil-log/vigil/witness"
 	"golang.org/x/mod/sumdb/note"
 )
 
-// build compiles vigil-witness into a temporary directory.
-func build(t *testing.T) string {
+// post sends an add-checkpoint request to the witness.
+func post(t *testing.T, w *e2e.Server, b []byte) (int, string) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vigil-witness")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	resp, err := http.Post(w.URL+"/add-checkpoint", "text/plain", bytes.NewReader(b))
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// proc is a running vigil-witness.
-type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	done chan error
-	log  *syncBuffer
-	url  string
-}
-
-// start runs the witness with args and waits until it answers /healthz.
-func start(t *testing.T, bin, addr string, args ...string) *proc {
-	t.Helper()
-	p := &proc{t: t, log: &syncBuffer{}, url: "http://" + addr, done: make(chan error, 1)}
-	p.cmd = exec.Command(bin, append(args, "--listen", addr, "--log-level", "debug")...)
-	p.cmd.Stderr = p.log
-	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if p.cmd != nil {
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case err := <-p.done:
-			p.cmd = nil
-			t.Fatalf("vigil-witness exited at start: %v\n%s", err, p.log)
-		default:
-		}
-		if resp, err := http.Get(p.url + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-	}
-	t.Fatalf("vigil-witness did not become healthy\n%s", p.log)
-	return nil
-}
-
-// kill sends SIGKILL, the harshest stop: no shutdown code runs.
-func (p *proc) kill() {
-	p.cmd.Process.Kill()
-	<-p.done
-	p.cmd = nil
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (p *proc) stop() {
-	p.t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			p.t.Errorf("vigil-witness exited with %v after SIGTERM\n%s", err, p.log)
-		}
-	case <-time.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		p.t.Errorf("vigil-witness did not stop within 30 s of SIGTERM")
-	}
-	p.cmd = nil
-}
-
-func (p *proc) post(b []byte) (int, string) {
-	p.t.Helper()
-	resp, err := http.Post(p.url+"/add-checkpoint", "text/plain", bytes.NewReader(b))
-	if err != nil {
-		p.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(rb)
 }
 
-func (p *proc) get(path string) (int, string) {
-	p.t.Helper()
-	resp, err := http.Get(p.url + path)
+// get fetches a path from the witness.
+func get(t *testing.T, w *e2e.Server, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(w.URL + path)
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)
@@ -154,16 +77,6 @@ func (l *testLog) request(t *testing.T, old, size uint64) []byte {
 	return (&witness.AddCheckpointRequest{Old: old, Proof: p, Checkpoint: l.checkpoint(t, size)}).Marshal()
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestEndToEnd runs the built binary: it cosigns a log's checkpoints,
 // survives kill -9 with its state, refuses rollbacks after it, will not
 // share its state directory, stops cleanly on SIGTERM, and refuses a key
@@ -172,7 +85,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds and runs the binary")
 	}
-	bin := build(t)
+	bin := filepath.Join(e2e.Build(t), "vigil-witness")
 	dir := t.TempDir()
 
 	// The witness key, as `vigil keygen --type witness` writes it.
@@ -212,17 +125,16 @@ func TestEndToEnd(t *testing.T) {
 	}
 	state := filepath.Join(dir, "state")
 	args := []string{"--key", keyFile, "--logs", logsFile, "--state", state}
-	addr := freeAddr(t)
-	p := start(t, bin, addr, args...)
-	if !strings.Contains(p.log.String(), cvkey) {
-		t.Errorf("the serving line does not give the cosignature vkey %s:\n%s", cvkey, p.log)
+	p := e2e.StartWitness(t, keyFile, logsFile, state, "--log-level", "debug")
+	if !strings.Contains(p.Log(), cvkey) {
+		t.Errorf("the serving line does not give the cosignature vkey %s:\n%s", cvkey, p.Log())
 	}
 
 	// A chain of checkpoints, each cosigned.
 	old := uint64(0)
 	for _, size := range []uint64{3, 7, 12} {
 		cp := lg.checkpoint(t, size)
-		code, resp := p.post(lg.request(t, old, size))
+		code, resp := post(t, p, lg.request(t, old, size))
 		if code != 200 {
 			t.Fatalf("POST %d -> %d = %d %q", old, size, code, resp)
 		}
@@ -237,21 +149,21 @@ func TestEndToEnd(t *testing.T) {
 		old = size
 	}
 	cpPath := "/" + witnessOriginHash(lg.origin) + "/checkpoint"
-	code, before := p.get(cpPath)
+	code, before := get(t, p, cpPath)
 	if code != 200 || !strings.HasPrefix(before, lg.origin+"\n12\n") {
 		t.Fatalf("GET checkpoint = %d %q", code, before)
 	}
 
 	// A second witness on the same state directory is refused.
-	out, err := exec.Command(bin, append(args, "--listen", freeAddr(t))...).CombinedOutput()
+	out, err := exec.Command(bin, append(args, "--listen", e2e.FreeAddr(t))...).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "in use") {
 		t.Errorf("a second witness on the state directory: %v\n%s", err, out)
 	}
 
 	// kill -9, then restart: the state is kept and rollbacks are refused.
-	p.kill()
-	p = start(t, bin, addr, args...)
-	if code, after := p.get(cpPath); code != 200 || after != before {
+	p.Kill()
+	p.Start() // the same state directory and port
+	if code, after := get(t, p, cpPath); code != 200 || after != before {
 		t.Fatalf("after kill -9, GET checkpoint = %d %q, want %q", code, after, before)
 	}
 	for _, tc := range []struct {
@@ -265,24 +177,24 @@ func TestEndToEnd(t *testing.T) {
 		{"start over", lg.request(t, 0, 5), 409, "12\n"},
 		{"growth", lg.request(t, 12, 30), 200, ""},
 	} {
-		code, resp := p.post(tc.body)
+		code, resp := post(t, p, tc.body)
 		if code != tc.code || tc.resp != "" && resp != tc.resp {
 			t.Errorf("%s: POST = %d %q, want %d %q", tc.name, code, resp, tc.code, tc.resp)
 		}
 	}
-	if code, metrics := p.get("/metrics"); code != 200 || !strings.Contains(metrics, `witness_requests_total{code="409",endpoint="add-checkpoint"} 2`) || !strings.Contains(metrics, "witness_forks_detected_total 0") {
+	if code, metrics := get(t, p, "/metrics"); code != 200 || !strings.Contains(metrics, `witness_requests_total{code="409",endpoint="add-checkpoint"} 2`) || !strings.Contains(metrics, "witness_forks_detected_total 0") {
 		t.Errorf("GET /metrics = %d, want the request counts:\n%s", code, metrics)
 	}
-	p.stop()
-	if !strings.Contains(p.log.String(), `"msg":"checkpoint cosigned"`) {
-		t.Errorf("no JSON log line for a cosignature:\n%s", p.log)
+	p.Stop()
+	if !strings.Contains(p.Log(), `"msg":"checkpoint cosigned"`) {
+		t.Errorf("no JSON log line for a cosignature:\n%s", p.Log())
 	}
 
 	// A key file others may read is refused.
 	if err := os.Chmod(keyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err = exec.Command(bin, append(args, "--listen", freeAddr(t))...).CombinedOutput()
+	out, err = exec.Command(bin, append(args, "--listen", e2e.FreeAddr(t))...).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "readable by others") {
 		t.Errorf("with a key of mode 0644: %v\n%s", err, out)
 	}
@@ -292,22 +204,4 @@ func TestEndToEnd(t *testing.T) {
 // a log in the witness's URLs.
 func witnessOriginHash(origin string) string {
 	return fmt.Sprintf("%x", sha256.Sum256([]byte(origin)))
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -25,6 +25,16 @@ var (
 	buildErr  error
 )
 
+// Main runs a package's tests and then removes the binaries Build made.
+// Use it from TestMain: func TestMain(m *testing.M) { os.Exit(e2e.Main(m)) }.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	return code
+}
+
 // Build compiles every command of the module once per test process and
 // returns the directory holding the binaries.
 func Build(t testing.TB) string {
