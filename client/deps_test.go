@@ -15,7 +15,7 @@ import (
 // tests do.
 func TestDependencyDirection(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the go command")
+		t.Skip("skipped with -short: runs the go command")
 	}
 	const (
 		mod            = "github.com/vigil-log/vigil/"

@@ -38,7 +38,7 @@ func runArgs(fleet, url string, extra ...string) []string {
 func skipShort(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 }
 

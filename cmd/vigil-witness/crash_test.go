@@ -85,7 +85,7 @@ const (
 // process differ from run to run anyway.
 func TestCrashConsistency(t *testing.T) {
 	if testing.Short() {
-		t.Skip("crash test: builds and kills the binary for about 15 s")
+		t.Skip("skipped with -short: crash test: builds and kills the binary for about 15 s")
 	}
 	seed := *crashSeed
 	if seed == 0 {

@@ -83,7 +83,7 @@ func (l *testLog) request(t *testing.T, old, size uint64) []byte {
 // file others may read.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end: builds and runs the binary")
+		t.Skip("skipped with -short: end-to-end: builds and runs the binary")
 	}
 	bin := filepath.Join(e2e.Build(t), "vigil-witness")
 	dir := t.TempDir()

@@ -23,7 +23,7 @@ import (
 // witness's cosignature, and the cosignatures verify.
 func TestTesseraInterop(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	dir := t.TempDir()
 	logSKey, logVKey, err := note.GenerateKey(rand.Reader, "plain-tessera.example/log")

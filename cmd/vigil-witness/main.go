@@ -66,6 +66,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vigil-log/vigil/cmd/internal/serve"
 	"github.com/vigil-log/vigil/witness"
 )
 
@@ -104,23 +105,11 @@ Flags:
 		fmt.Fprintf(os.Stderr, "vigil-witness: unexpected arguments %q (see --help)\n", flag.Args())
 		os.Exit(2)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(os.Stderr, "vigil-witness: --log-level: %v\n", err)
+	logger, err := serve.NewLogger(*logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vigil-witness: %v\n", err)
 		os.Exit(2)
 	}
-	hopts := &slog.HandlerOptions{Level: level}
-	var handler slog.Handler
-	switch *logFormat {
-	case "json":
-		handler = slog.NewJSONHandler(os.Stderr, hopts)
-	case "text":
-		handler = slog.NewTextHandler(os.Stderr, hopts)
-	default:
-		fmt.Fprintf(os.Stderr, "vigil-witness: --log-format must be json or text\n")
-		os.Exit(2)
-	}
-	logger := slog.New(handler)
 	cfg := config{key: *keyFile, logs: *logsFile, state: *stateDir, listen: *listen, shutdownTimeout: *shutdownWait,
 		follow: follow, followEvery: *followEvery}
 	if err := run(cfg, logger); err != nil {
@@ -179,17 +168,7 @@ func run(cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           http.MaxBytesHandler(mux, witness.MaxRequestSize),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return rootCtx },
-	}
 	logger.InfoContext(ctx, "vigil-witness serving", "url", "http://"+ln.Addr().String(), "name", signer.Name(), "vkey", vkey, "logs", len(logs))
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 	for _, u := range cfg.follow {
 		go func() {
 			if err := w.Follow(ctx, u, cfg.followEvery); err != nil {
@@ -197,16 +176,12 @@ func run(cfg config, logger *slog.Logger) error {
 			}
 		}()
 	}
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("HTTP shutdown", "err", err)
+	err = serve.Server{
+		Base: rootCtx, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		ShutdownTimeout: cfg.shutdownTimeout, Logger: logger,
+	}.Run(ctx, ln, http.MaxBytesHandler(mux, witness.MaxRequestSize))
+	if err != nil {
+		return err
 	}
 	return w.Close()
 }

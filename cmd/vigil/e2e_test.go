@@ -59,7 +59,7 @@ func wantFail(t *testing.T, code int, want []string, args ...string) string {
 func skipShort(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 }
 

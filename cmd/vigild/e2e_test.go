@@ -50,7 +50,7 @@ func newFleet(t *testing.T) string {
 // offline with `vigil verify`, and Tessera's fsck recomputes the root.
 func TestFleetEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	fleet := newFleet(t)
 	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
@@ -82,7 +82,7 @@ func TestFleetEndToEnd(t *testing.T) {
 // consistent with every checkpoint handed out before.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	for _, tc := range []struct {
 		name string
@@ -215,7 +215,7 @@ func crashRecovery(t *testing.T, stop func(*e2e.Server)) {
 // runs the README's quickstart commands as written, so neither can drift.
 func TestREADMEQuickstart(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	readme, err := os.ReadFile(e2e.ModuleFile(t, "README.md"))
 	if err != nil {
@@ -287,7 +287,7 @@ func TestREADMEQuickstart(t *testing.T) {
 // TestDataDir checks the create/open rules of the data directory.
 func TestDataDir(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	roots := e2e.ModuleFile(t, "testdata/dev/trust-roots.json")
 	data := filepath.Join(t.TempDir(), "data")
@@ -340,7 +340,7 @@ func TestDataDir(t *testing.T) {
 // cosignature is published; waiting submitters get 202 with their index.
 func TestWitnessPolicy(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	dir := t.TempDir()
 	roots := e2e.ModuleFile(t, "testdata/dev/trust-roots.json")
@@ -413,7 +413,7 @@ func TestWitnessPolicy(t *testing.T) {
 // connection forever.
 func TestSlowClient(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), e2e.ModuleFile(t, "testdata/dev/trust-roots.json"))
 	conn, err := net.Dial("tcp", strings.TrimPrefix(v.URL, "http://"))

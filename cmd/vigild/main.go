@@ -58,6 +58,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/transparency-dev/tessera"
 	"github.com/vigil-log/vigil/client"
+	"github.com/vigil-log/vigil/cmd/internal/serve"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/personality"
 	"k8s.io/klog/v2"
@@ -92,23 +93,11 @@ Flags:
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(os.Stderr, "vigild: --log-level: %v\n", err)
+	logger, err := serve.NewLogger(*logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vigild: %v\n", err)
 		os.Exit(2)
 	}
-	hopts := &slog.HandlerOptions{Level: level}
-	var handler slog.Handler
-	switch *logFormat {
-	case "json":
-		handler = slog.NewJSONHandler(os.Stderr, hopts)
-	case "text":
-		handler = slog.NewTextHandler(os.Stderr, hopts)
-	default:
-		fmt.Fprintf(os.Stderr, "vigild: --log-format must be json or text\n")
-		os.Exit(2)
-	}
-	logger := slog.New(handler)
 	klog.SetSlogLogger(logger)
 	cfg := config{
 		data: *dataFlag, listen: *listen, origin: *origin, roots: *rootsFile, policy: *policyFile,
@@ -221,29 +210,15 @@ func run(cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      cfg.waitTimeout + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return rootCtx },
-	}
 	logger.InfoContext(ctx, "vigild serving", "url", "http://"+ln.Addr().String(), "origin", dd.signer.Name(), "vkey", dd.vkey, "created", dd.created)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
 	// Shutdown order (Tessera's NewAppender doc): stop taking requests, then
 	// Tessera's shutdown, then the root context (deferred).
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("HTTP shutdown", "err", err)
+	err = serve.Server{
+		Base: rootCtx, ReadTimeout: 60 * time.Second, WriteTimeout: cfg.waitTimeout + 30*time.Second,
+		ShutdownTimeout: cfg.shutdownTimeout, Logger: logger,
+	}.Run(ctx, ln, mux)
+	if err != nil {
+		return err
 	}
 	return closeLog()
 }

@@ -68,7 +68,7 @@ func startWitnessedLog(t *testing.T, roots string) *witnessedLog {
 // lost.
 func TestWitnessedFleet(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	fleet := newFleet(t)
 	w := startWitnessedLog(t, filepath.Join(fleet, "trust-roots.json"))
@@ -239,7 +239,7 @@ func mustRoots(t *testing.T, fleet string) *client.TrustRoots {
 // cosigned checkpoint.
 func TestWitnessFollow(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end")
+		t.Skip("skipped with -short: end-to-end")
 	}
 	fleet := newFleet(t)
 	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
