@@ -95,23 +95,7 @@ func TestCrashConsistency(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	dir := t.TempDir()
 
-	// The witness's key, as `vigil keygen --type witness` writes it.
-	wskey, wvkey, err := note.GenerateKey(crand.Reader, "witness.crash.test/w1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "witness.key")
-	if err := os.WriteFile(keyFile, []byte(wskey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cvkey, err := fnote.VKeyToCosignatureV1(wvkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cosigner, err := fnote.NewVerifierForCosignatureV1(cvkey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, _, cosigner := writeWitnessKey(t, dir, "witness.crash.test/w1")
 
 	// The log: one key, two histories.
 	lg := newCrashLog(t, "crash.example/log")

@@ -23,6 +23,28 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
+// writeWitnessKey writes a witness key into dir as `vigil keygen --type
+// witness` does (mode 0600), and returns the file, the cosignature/v1 vkey
+// and its verifier.
+func writeWitnessKey(t *testing.T, dir, name string) (keyFile, cvkey string, v note.Verifier) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile = filepath.Join(dir, "witness.key")
+	if err := os.WriteFile(keyFile, []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cvkey, err = fnote.VKeyToCosignatureV1(vkey); err != nil {
+		t.Fatal(err)
+	}
+	if v, err = fnote.NewVerifierForCosignatureV1(cvkey); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile, cvkey, v
+}
+
 // post sends an add-checkpoint request to the witness.
 func post(t *testing.T, w *e2e.Server, b []byte) (int, string) {
 	t.Helper()
@@ -88,23 +110,7 @@ func TestEndToEnd(t *testing.T) {
 	bin := filepath.Join(e2e.Build(t), "vigil-witness")
 	dir := t.TempDir()
 
-	// The witness key, as `vigil keygen --type witness` writes it.
-	skey, vkey, err := note.GenerateKey(rand.Reader, "witness.e2e.test/w1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "witness.key")
-	if err := os.WriteFile(keyFile, []byte(skey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cvkey, err := fnote.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cosigVerifier, err := fnote.NewVerifierForCosignatureV1(cvkey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, cvkey, cosigVerifier := writeWitnessKey(t, dir, "witness.e2e.test/w1")
 
 	// The log.
 	lskey, lvkey, err := note.GenerateKey(rand.Reader, "e2e.example/log")

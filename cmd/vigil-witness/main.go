@@ -77,8 +77,7 @@ func main() {
 		stateDir     = flag.String("state", "", "state directory, created on first start (required)")
 		listen       = flag.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
 		shutdownWait = flag.Duration("shutdown-timeout", 10*time.Second, "how long shutdown waits for requests in flight")
-		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
-		logFormat    = flag.String("log-format", "json", "json (one object per line) or text (for people)")
+		newLogger    = serve.LogFlags(flag.CommandLine)
 		followEvery  = flag.Duration("follow-interval", 10*time.Second, "how often to poll each --follow log")
 		follow       []string
 	)
@@ -105,7 +104,7 @@ Flags:
 		fmt.Fprintf(os.Stderr, "vigil-witness: unexpected arguments %q (see --help)\n", flag.Args())
 		os.Exit(2)
 	}
-	logger, err := serve.NewLogger(*logLevel, *logFormat)
+	logger, err := newLogger()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vigil-witness: %v\n", err)
 		os.Exit(2)

@@ -76,8 +76,7 @@ func main() {
 		batchSize    = flag.Uint("batch-max-size", 1024, "most entries sequenced in one batch")
 		waitTimeout  = flag.Duration("wait-timeout", 10*time.Second, "how long a submission waits for a checkpoint before answering 202")
 		shutdownWait = flag.Duration("shutdown-timeout", 30*time.Second, "how long shutdown may take to publish what is sequenced")
-		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
-		logFormat    = flag.String("log-format", "json", "json (one object per line) or text (for people)")
+		newLogger    = serve.LogFlags(flag.CommandLine)
 	)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `vigild runs a vigil transparency log.
@@ -93,7 +92,7 @@ Flags:
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	logger, err := serve.NewLogger(*logLevel, *logFormat)
+	logger, err := newLogger()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vigild: %v\n", err)
 		os.Exit(2)

@@ -5,6 +5,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,10 +14,18 @@ import (
 	"time"
 )
 
-// NewLogger returns the slog logger of a server command, writing to stderr
+// LogFlags registers --log-level and --log-format on fs and returns the
+// function that builds the logger they describe, once fs is parsed.
+func LogFlags(fs *flag.FlagSet) func() (*slog.Logger, error) {
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	format := fs.String("log-format", "json", "json (one object per line) or text (for people)")
+	return func() (*slog.Logger, error) { return newLogger(*level, *format) }
+}
+
+// newLogger returns the slog logger of a server command, writing to stderr
 // at level ("debug", "info", "warn" or "error") in format ("json": one
 // object per line, or "text": for people).
-func NewLogger(level, format string) (*slog.Logger, error) {
+func newLogger(level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
