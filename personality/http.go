@@ -189,11 +189,16 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.WaitTimeout)
 	defer cancel()
 	rcpt, err := p.cfg.Log.Prove(ctx, s.index, s.leaf)
-	if err != nil {
-		if ctx.Err() != nil && r.Context().Err() == nil {
-			writeJSON(w, http.StatusAccepted, Accepted{Index: s.index})
-			return
-		}
+	switch {
+	case err == nil:
+	case r.Context().Err() != nil:
+		// The client went away; its entry is sequenced all the same.
+		p.logger.DebugContext(r.Context(), "submitter left before its receipt", "index", s.index)
+		return
+	case ctx.Err() != nil:
+		writeJSON(w, http.StatusAccepted, Accepted{Index: s.index})
+		return
+	default:
 		p.writeError(w, r, err)
 		return
 	}
