@@ -8,7 +8,7 @@ ROOTS    ?= testdata/dev/trust-roots.json
 FUZZTIME ?= 10s
 BENCHCOUNT ?= 5
 
-.PHONY: help build run test race fuzz bench lint check
+.PHONY: help build run test race fuzz bench lint gen check-gen check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -68,4 +68,11 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-check: lint test ## what CI runs
+gen: ## regenerate the development fixtures in testdata/dev (deterministic)
+	$(GO) run testdata/gen.go
+
+check-gen: ## fail if testdata/dev differs from what testdata/gen.go writes
+	@tmp=$$(mktemp -d) && $(GO) run testdata/gen.go -out $$tmp && diff -r testdata/dev $$tmp && rm -rf $$tmp \
+	  || { echo "testdata/dev is stale: run make gen"; exit 1; }
+
+check: lint check-gen test ## what CI runs
