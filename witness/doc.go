@@ -99,8 +99,11 @@
 // witness never cosigns a checkpoint inconsistent with one it cosigned
 // before. Temporary files left by a crash are removed at start.
 //
-// Not implemented yet: pulling checkpoints from logs, enforcing qpd, and
-// ML-DSA-44 cosignatures.
+// Pull mode (Witness.Follow, vigil-witness --follow) serves logs that do not
+// push: the witness reads a log's checkpoint over its tlog-tiles API, builds
+// the consistency proof from the tiles, and cosigns through the same checks.
+//
+// Not implemented yet: enforcing qpd, and ML-DSA-44 cosignatures.
 //
 // [c2sp.org/tlog-witness]: https://c2sp.org/tlog-witness
 // [c2sp.org/tlog-checkpoint]: https://c2sp.org/tlog-checkpoint
