@@ -86,6 +86,20 @@ func benchLog(b *testing.B, witnesses int) *vlog.Log {
 	return l
 }
 
+// benchServer serves a personality over a fresh benchLog on 127.0.0.1.
+func benchServer(b *testing.B, witnesses int, roots *client.TrustRoots) *httptest.Server {
+	b.Helper()
+	blobs, err := NewBlobStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := New(context.Background(), Config{Log: benchLog(b, witnesses), Blobs: blobs, Roots: roots, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return httptest.NewServer(p.Handler())
+}
+
 // benchWorkload is pre-signed submissions: enrollments of a fleet, then
 // attestations from it (the bulk of a real log's traffic), as envelopes and
 // as the leaves vigil would make of them.
@@ -111,11 +125,11 @@ func newBenchWorkload(b *testing.B, devices, perDevice, receiptsPerDevice, laten
 	}
 	for i := range devices {
 		d := newDevice(b, acmeGTIN, fmt.Sprintf("BENCH%06d", i))
-		w.enrollments = append(w.enrollments, signStatement(b, newStatement(b, client.PredicateEnrollment, enrollment(b, d, mk)), mk))
+		w.enrollments = append(w.enrollments, rawStatement(b, newStatement(b, client.PredicateEnrollment, enrollment(b, d, mk)), mk))
 		prev := ""
 		for seq := range perDevice + receiptsPerDevice + latencyPerDevice {
 			a := attestation(d, uint64(seq), prev)
-			env := signStatement(b, newStatement(b, client.PredicateAttestation, a), d.key)
+			env := rawStatement(b, newStatement(b, client.PredicateAttestation, a), d.key)
 			e, err := client.ParseEntry(env)
 			if err != nil {
 				b.Fatal(err)
@@ -323,16 +337,7 @@ func BenchmarkThroughput(b *testing.B) {
 		raw.Close()
 
 		// (b) vigil, with the fleet enrolled first (not timed).
-		l := benchLog(b, 0)
-		blobs, err := NewBlobStore(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := New(context.Background(), Config{Log: l, Blobs: blobs, Roots: w.roots, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := httptest.NewServer(p.Handler())
+		srv := benchServer(b, 0, w.roots)
 		post(b, srv.URL+"/v1/entries?wait=false", w.enrollments, conc)
 		v, pv := post(b, srv.URL+"/v1/entries?wait=false", w.envelopes, conc)
 
@@ -371,16 +376,7 @@ func BenchmarkWitnessedReceipts(b *testing.B) {
 	w := newBenchWorkload(b, devices, 0, receiptsPerDevice, latencyPerDevice)
 	b.ResetTimer()
 	for range b.N {
-		l := benchLog(b, 3)
-		blobs, err := NewBlobStore(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := New(context.Background(), Config{Log: l, Blobs: blobs, Roots: w.roots, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := httptest.NewServer(p.Handler())
+		srv := benchServer(b, 3, w.roots)
 		post(b, srv.URL+"/v1/entries", w.enrollments, 512)
 		r, _ := post(b, srv.URL+"/v1/entries", w.receipts, conc)
 		lat := latencies(b, srv.URL+"/v1/entries", w.latency, r/2)

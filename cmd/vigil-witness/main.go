@@ -63,9 +63,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vigil-log/vigil/cmd/internal/serve"
 	"github.com/vigil-log/vigil/witness"
 )
@@ -148,8 +145,7 @@ func run(cfg config, logger *slog.Logger) error {
 		return fmt.Errorf("%s: %w", cfg.logs, err)
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewBuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg, mux := serve.NewMux()
 	w, err := witness.New(witness.Config{
 		Signer: signer, Logs: logs, StateDir: cfg.state, Logger: logger, Registerer: reg,
 	})
@@ -158,10 +154,7 @@ func run(cfg config, logger *slog.Logger) error {
 	}
 	defer w.Close()
 
-	mux := http.NewServeMux()
 	mux.Handle("/", w.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { _, _ = rw.Write([]byte("ok\n")) })
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

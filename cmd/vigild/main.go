@@ -47,15 +47,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/transparency-dev/tessera"
 	"github.com/vigil-log/vigil/client"
 	"github.com/vigil-log/vigil/cmd/internal/serve"
@@ -140,8 +136,7 @@ func run(cfg config, logger *slog.Logger) error {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewBuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg, mux := serve.NewMux()
 	stopOTel, err := vlog.BridgeOTel(reg)
 	if err != nil {
 		return err
@@ -198,12 +193,9 @@ func run(cfg config, logger *slog.Logger) error {
 	}
 	go p.Follow(ctx, time.Second)
 
-	mux := http.NewServeMux()
 	mux.Handle("/v1/", p.Handler())
 	mux.Handle("/checkpoint", lg.Handler())
 	mux.Handle("/tile/", lg.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

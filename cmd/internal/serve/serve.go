@@ -12,6 +12,10 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // LogFlags registers --log-level and --log-format on fs and returns the
@@ -38,6 +42,18 @@ func newLogger(level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
 	}
 	return nil, errors.New("--log-format must be json or text")
+}
+
+// NewMux returns a registry holding the build-info, Go and process
+// collectors, and a mux already serving it on GET /metrics and a GET
+// /healthz that answers 200; the command adds its own routes.
+func NewMux() (*prometheus.Registry, *http.ServeMux) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewBuildInfoCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return reg, mux
 }
 
 // Server is what Run needs besides the listener and the handler.
