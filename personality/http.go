@@ -202,7 +202,7 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, r, err)
 		return
 	}
-	b, err := p.bundle(r.Context(), s.entry, s.leaf, rcpt)
+	b, err := p.bundle(r.Context(), s.entry.Kind, s.entry.SignerKeyID(), s.leaf, rcpt)
 	if err != nil {
 		p.writeError(w, r, err)
 		return
@@ -231,12 +231,12 @@ func (p *Personality) handleGetEntry(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, r, err)
 		return
 	}
-	e, err := p.entryOf(r.Context(), leaf)
+	l, err := client.ParseLeaf(leaf)
 	if err != nil {
-		p.writeError(w, r, fmt.Errorf("decoding entry %d from the log: %w", idx, err))
+		p.writeError(w, r, fmt.Errorf("decoding entry %d from the log: %v", idx, err))
 		return
 	}
-	b, err := p.bundle(r.Context(), e, leaf, rcpt)
+	b, err := p.bundle(r.Context(), l.Kind, l.Signature.KeyID, leaf, rcpt)
 	if err != nil {
 		p.writeError(w, r, err)
 		return

@@ -228,18 +228,19 @@ func (p *Personality) submit(ctx context.Context, envelopeJSON []byte) (*submiss
 	return &submission{entry: e, leaf: leaf, index: idx, dup: dup}, nil
 }
 
-// bundle builds the evidence bundle for an entry under a receipt; for an
+// bundle builds the evidence bundle for a leaf under a receipt; for an
 // attestation it embeds the device's enrollment, proven under the same
-// checkpoint.
-func (p *Personality) bundle(ctx context.Context, e *client.Entry, leaf []byte, r *vlog.Receipt) (*client.Bundle, error) {
+// checkpoint. It needs only the leaf's kind and signer, which the leaf
+// itself carries, so an SBOM's blob is never read to answer.
+func (p *Personality) bundle(ctx context.Context, kind client.Kind, signerKeyID string, leaf []byte, r *vlog.Receipt) (*client.Bundle, error) {
 	b, err := client.NewBundle(leaf, r.Index, r.Hashes, r.Checkpoint)
 	if err != nil {
 		return nil, err
 	}
-	if e.Kind != client.KindAttestation {
+	if kind != client.KindAttestation {
 		return b, nil
 	}
-	d := p.state.Device(e.SignerKeyID())
+	d := p.state.Device(signerKeyID)
 	if d == nil {
 		return nil, fmt.Errorf("attestation %d: signer is not an enrolled device", r.Index)
 	}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -114,21 +116,7 @@ func newDevice(t testing.TB, gtin, serial string) *device {
 
 func (f *fixture) sign(st *client.Statement, k *client.PrivateKey) []byte {
 	f.t.Helper()
-	return signStatement(f.t, st, k)
-}
-
-// signStatement signs a statement into an envelope's JSON.
-func signStatement(t testing.TB, st *client.Statement, k *client.PrivateKey) []byte {
-	t.Helper()
-	env, err := st.Sign(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := env.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return rawStatement(f.t, st, k)
 }
 
 func (f *fixture) statement(predicateType string, p any) *client.Statement {
@@ -621,24 +609,27 @@ func TestLargeSBOM(t *testing.T) {
 	}
 }
 
-// TestMissingBlobIsServerError: a blob the log commits to but the store has
-// lost is the server's failure (500), not a missing entry (404).
-func TestMissingBlobIsServerError(t *testing.T) {
+// TestMissingBlob: a blob the log commits to but the store has lost stops
+// the personality from rebuilding its state, naming the blob, rather than
+// letting it judge submissions against a history it cannot read. Evidence
+// bundles need only the blob's digest and are still served.
+func TestMissingBlob(t *testing.T) {
 	f := newFixture(t)
 	v := f.mustAccept(f.sbom(strings.Repeat("44", 32), f.acme))
 	d := v.Entry.PayloadDigest()
 	if err := os.Remove(filepath.Join(f.blobsDir, "sha256", d[:2], d)); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(fmt.Sprintf("%s/v1/entries/%d", f.srv.URL, v.Index))
+	if _, err := (&client.LogClient{URL: f.srv.URL}).Entry(context.Background(), v.Index); err != nil {
+		t.Errorf("GET entry with a lost blob = %v; the bundle needs only the digest", err)
+	}
+	blobs, err := NewBlobStore(f.blobsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ae apiError
-	_ = json.NewDecoder(resp.Body).Decode(&ae)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError || ae.Error != CodeInternal {
-		t.Errorf("GET entry with a lost blob = %d %q, want 500 %q", resp.StatusCode, ae.Error, CodeInternal)
+	_, err = New(context.Background(), Config{Log: f.log, Blobs: blobs, Roots: f.roots})
+	if err == nil || !strings.Contains(err.Error(), "sha256:"+d) || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("New over a log whose blob is lost = %v; want a failure naming the blob, not a not-found", err)
 	}
 }
 
