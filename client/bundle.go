@@ -117,8 +117,10 @@ type VerifyOptions struct {
 type Verified struct {
 	Index      uint64
 	Checkpoint *flog.Checkpoint
-	Leaf       []byte
-	Entry      *Entry
+	// SignedCheckpoint is the checkpoint as signed, verbatim.
+	SignedCheckpoint []byte
+	Leaf             []byte
+	Entry            *Entry
 	// Signer names who signed: the manufacturer, or the device's UDI.
 	Signer string
 	// Enrollment is the verified enrollment behind an attestation.
@@ -233,7 +235,7 @@ func (b *Bundle) verifyInclusion(opts VerifyOptions) (*Verified, error) {
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, p.Index, cp.Size, rfc6962.DefaultHasher.HashLeaf(p.Extra), p.Hashes, cp.Hash); err != nil {
 		return nil, fmt.Errorf("%w: inclusion proof: %v", ErrNotIncluded, err)
 	}
-	return &Verified{Index: p.Index, Checkpoint: cp, Leaf: p.Extra, Witnessed: w}, nil
+	return &Verified{Index: p.Index, Checkpoint: cp, SignedCheckpoint: p.Checkpoint, Leaf: p.Extra, Witnessed: w}, nil
 }
 
 // VerifyCheckpoint checks a signed checkpoint: a valid signature by the log

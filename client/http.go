@@ -109,6 +109,28 @@ func (c *LogClient) Entry(ctx context.Context, index uint64) (*Bundle, error) {
 	return ParseBundle(b)
 }
 
+// Lookup asks the log for the index of an envelope (JSON) it holds,
+// without submitting it. The answer is a claim: prove it from tiles. A log
+// that does not hold the entry answers an *APIError with status 404.
+func (c *LogClient) Lookup(ctx context.Context, envelopeJSON []byte) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v1/lookup"), bytes.NewReader(envelopeJSON))
+	if err != nil {
+		return 0, fmt.Errorf("building request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	body, resp, err := c.do(req)
+	if err != nil {
+		return 0, err
+	}
+	var a struct {
+		Index *uint64 `json:"index"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &a) != nil || a.Index == nil {
+		return 0, fmt.Errorf("unexpected answer (status %d) to a lookup", resp.StatusCode)
+	}
+	return *a.Index, nil
+}
+
 // Blob fetches a blob by its hex SHA-256 and checks its digest.
 func (c *LogClient) Blob(ctx context.Context, digest string) ([]byte, error) {
 	b, err := c.get(ctx, "/v1/blobs/sha256/"+digest)

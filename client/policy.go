@@ -317,3 +317,14 @@ func (n *policyNode) witnessed(cosigned map[note.Verifier]note.Signature) bool {
 	}
 	return k >= n.threshold
 }
+
+// LogVerifier returns the verifier of the policy's log with the given
+// origin (its key name), or nil.
+func (p *Policy) LogVerifier(origin string) note.Verifier {
+	for _, l := range p.Logs {
+		if l.Verifier.Name() == origin {
+			return l.Verifier
+		}
+	}
+	return nil
+}

@@ -138,11 +138,15 @@ type Accepted struct {
 //	                            timeout, 202 with {"index": N} and Location.
 //	GET  /v1/entries/{index}    the evidence bundle of an entry under the
 //	                            latest checkpoint.
+//	POST /v1/lookup             find a DSSE envelope (JSON) in the log
+//	                            without submitting it: 200 with {"index": N},
+//	                            or 404. A client proves the answer itself.
 //	GET  /v1/blobs/sha256/{hex} a blob (an SBOM statement).
 func (p *Personality) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/entries", p.handleSubmit)
 	mux.HandleFunc("GET /v1/entries/{index}", p.handleGetEntry)
+	mux.HandleFunc("POST /v1/lookup", p.handleLookup)
 	mux.HandleFunc("GET /v1/blobs/sha256/{digest}", p.handleGetBlob)
 	return mux
 }
@@ -153,14 +157,8 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	result := "rejected"
 	defer func() { p.metrics.submissions.WithLabelValues(kind, result).Inc() }()
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
+	body, err := p.readBody(w, r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			err = fmt.Errorf("%w: limit is %d bytes", errBodyTooLarge, p.cfg.MaxBodyBytes)
-		} else {
-			err = fmt.Errorf("%w: reading body: %v", client.ErrMalformedJSON, err)
-		}
 		p.writeError(w, r, err)
 		return
 	}
@@ -213,6 +211,46 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, b)
+}
+
+// readBody reads a request body up to the configured limit.
+func (p *Personality) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fmt.Errorf("%w: limit is %d bytes", errBodyTooLarge, p.cfg.MaxBodyBytes)
+		}
+		return nil, fmt.Errorf("%w: reading body: %v", client.ErrMalformedJSON, err)
+	}
+	return body, nil
+}
+
+func (p *Personality) handleLookup(w http.ResponseWriter, r *http.Request) {
+	body, err := p.readBody(w, r)
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	e, err := client.ParseEntry(body)
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	leaf, err := e.Leaf().Marshal()
+	if err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	idx, found, err := p.cfg.Log.Lookup(r.Context(), leaf)
+	switch {
+	case err != nil:
+		p.writeError(w, r, err)
+	case !found:
+		p.writeError(w, r, fmt.Errorf("%w: the log holds no such entry", vlog.ErrNotFound))
+	default:
+		writeJSON(w, http.StatusOK, Accepted{Index: idx})
+	}
 }
 
 func (p *Personality) handleGetEntry(w http.ResponseWriter, r *http.Request) {

@@ -1,17 +1,28 @@
 // Command vigil is the client of a vigil log, for manufacturers, regulators
-// and auditors: it makes keys, signs and submits device evidence, and
-// verifies evidence bundles offline.
+// and auditors: it makes keys, signs and submits device evidence, proves
+// inclusion and consistency from the log's tiles, keeps trusted state per
+// log, and verifies evidence bundles offline.
 //
 // Usage:
 //
 //	vigil keygen --type log|witness|manufacturer|device --name NAME --out FILE
 //	vigil sign   --kind KIND --key FILE --predicate FILE --out FILE
 //	vigil submit --log URL [--no-wait] [--out FILE] ENVELOPE
-//	vigil verify --log-vkey FILE --trust-roots FILE [--log URL] BUNDLE
+//	vigil verify --log-vkey FILE | --policy FILE --trust-roots FILE [--log URL] BUNDLE...
+//	vigil prove inclusion   --policy FILE --trust-roots FILE (--index N | --envelope FILE | --receipt FILE)
+//	vigil prove consistency --policy FILE [--from CHECKPOINT]
+//	vigil verify-fork --log-vkey FILE | --policy FILE FORK-PROOF
+//
+// Verbs that talk to a log take --policy (a C2SP tlog-policy file: the log's
+// key and the witness quorum), --log URL (default: the policy's log URL) and
+// --state DIR, the trusted-state directory (default $XDG_STATE_HOME/vigil or
+// ~/.local/state/vigil), which holds per log the latest verified checkpoint
+// and any fork proofs.
 //
 // Run "vigil VERB --help" for a verb's flags and an example. Exit status is
 // 0 on success, 1 when the command ran but the answer is no (a refused
-// submission, a bundle that does not verify), 2 for bad usage.
+// submission, a bundle that does not verify, a log that rolled back), 2 for
+// bad usage, 3 when the log showed a split view (a fork proof was written).
 package main
 
 import (
@@ -20,6 +31,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/vigil-log/vigil/client"
 )
 
 // verb is one subcommand.
@@ -33,6 +46,9 @@ var verbs = map[string]verb{
 	"sign":   {"build and sign an envelope of any entry kind", sign},
 	"submit": {"submit an envelope to a log and save its evidence bundle", submit},
 	"verify": {"verify an evidence bundle offline", verify},
+	"prove":  {"prove inclusion or consistency from the log's tiles", prove},
+
+	"verify-fork": {"check a fork-proof file: the log signed a split view", verifyFork},
 }
 
 // errUsage marks a usage error; the flag set has printed the details.
@@ -54,7 +70,14 @@ func main() {
 		os.Exit(2)
 	}
 	err := v.run(os.Args[2:])
+	var fe *client.ForkError
 	switch {
+	case errors.As(err, &fe):
+		fmt.Fprintf(os.Stderr, "vigil %s: SPLIT VIEW: %v\n", os.Args[1], err)
+		if fe.Saved != "" {
+			fmt.Fprintf(os.Stderr, "  fork proof written to %s; check it with 'vigil verify-fork'\n", fe.Saved)
+		}
+		os.Exit(3)
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
@@ -73,7 +96,7 @@ func usage() {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-7s %s\n", n, verbs[n].summary)
+		fmt.Fprintf(os.Stderr, "  %-12s %s\n", n, verbs[n].summary)
 	}
 	fmt.Fprint(os.Stderr, `
 Example:

@@ -30,13 +30,19 @@ an attestation the device's enrollment embedded in the bundle. An SBOM's
 signed statement lives in a blob: supply it with --envelope or --envelope-dir
 (the submitted envelopes, which are then also checked to be exactly the
 entries proven) or let --log fetch it. Exit status 0 only if every bundle
-holds.`)
+holds.
+
+With --log and --policy it also proves each bundle's checkpoint consistent
+with the trusted state of that log (see 'vigil prove consistency'), and a
+newer one becomes trusted; a contradiction stops with exit status 3 and a
+fork-proof file.`)
 	vkeyFile := flags.String("log-vkey", "", "the log's verifier key (note vkey), e.g. DIR/log.vkey")
 	policyFile := flags.String("policy", "", "a C2SP tlog-policy file: the log and the witness quorum (instead of --log-vkey)")
 	rootsFile := flags.String("trust-roots", "", "trust-roots file of the manufacturers to trust")
 	envFile := flags.String("envelope", "", "the submitted envelope of a single BUNDLE")
 	envDir := flags.String("envelope-dir", "", "directory of submitted envelopes, named as the bundles")
-	logURL := flags.String("log", "", "fetch an SBOM's blob from this log")
+	logURL := flags.String("log", "", "the log's base URL: fetch SBOM blobs from it and, with --policy, prove consistency")
+	stateDir := flags.String("state", "", "trusted-state directory, with --log and --policy (default: $XDG_STATE_HOME/vigil or ~/.local/state/vigil)")
 	quiet := flags.Bool("q", false, "print only failures and the summary")
 	if err := parse(flags, args); err != nil {
 		return err
@@ -79,6 +85,20 @@ holds.`)
 	if trust.Roots, err = client.ParseTrustRoots(rb); err != nil {
 		return fmt.Errorf("%s: %w", *rootsFile, err)
 	}
+	var tracker *client.Tracker
+	if *logURL != "" && trust.Policy != nil {
+		tiles, err := client.HTTPTiles(*logURL, nil)
+		if err != nil {
+			return err
+		}
+		dir := *stateDir
+		if dir == "" {
+			if dir, err = client.DefaultStateDir(); err != nil {
+				return err
+			}
+		}
+		tracker = &client.Tracker{Policy: trust.Policy, Tiles: tiles, Store: &client.TrustStore{Dir: dir}}
+	}
 	failed := 0
 	for _, name := range flags.Args() {
 		env := *envFile
@@ -86,6 +106,13 @@ holds.`)
 			env = filepath.Join(*envDir, filepath.Base(name))
 		}
 		v, err := verifyOne(name, env, *envDir != "", trust, *logURL)
+		if err == nil && tracker != nil {
+			err = consistent(tracker, v)
+		}
+		var fe *client.ForkError
+		if errors.As(err, &fe) {
+			return err // a split view stops everything
+		}
 		if err != nil {
 			failed++
 			fmt.Printf("NOT VERIFIED %s: %v\n", name, err)
@@ -111,6 +138,15 @@ holds.`)
 		return fmt.Errorf("%d of %d bundles did not verify", failed, flags.NArg())
 	}
 	return nil
+}
+
+// consistent proves a verified bundle's checkpoint consistent with the
+// trusted state of its log.
+func consistent(t *client.Tracker, v *client.Verified) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := t.Accept(ctx, v.SignedCheckpoint)
+	return err
 }
 
 // verifyOne verifies one bundle file. envFile, if not empty, is the envelope

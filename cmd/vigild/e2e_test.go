@@ -35,16 +35,6 @@ func fsck(t *testing.T, v *e2e.Server) {
 	}
 }
 
-func newFleet(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	fleet := filepath.Join(dir, "fleet")
-	if _, stderr, code := e2e.Run(t, "vigil-fleetsim", "init", "--out", fleet); code != 0 {
-		t.Fatalf("fleetsim init: %s", stderr)
-	}
-	return fleet
-}
-
 // TestFleetEndToEnd is the issue's acceptance run: 200 devices with 5
 // attestations each against a fresh vigild; every saved receipt verifies
 // offline with `vigil verify`, and Tessera's fsck recomputes the root.
@@ -52,7 +42,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: end-to-end")
 	}
-	fleet := newFleet(t)
+	fleet := e2e.NewFleet(t)
 	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
 	stdout, stderr, code := e2e.Run(t, "vigil-fleetsim", "run", "--state", fleet, "--url", v.URL, "--devices", "200", "--attestations", "5")
 	if code != 0 {
@@ -96,7 +86,7 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 func crashRecovery(t *testing.T, stop func(*e2e.Server)) {
-	fleet := newFleet(t)
+	fleet := e2e.NewFleet(t)
 	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
 	sim := exec.Command(filepath.Join(e2e.Build(t), "vigil-fleetsim"), "run", "--state", fleet, "--url", v.URL, "--devices", "120", "--attestations", "4")
 	var simOut strings.Builder

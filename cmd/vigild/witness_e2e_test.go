@@ -17,48 +17,6 @@ import (
 	"github.com/vigil-log/vigil/cmd/internal/e2e"
 )
 
-// witnessedLog is a vigild whose checkpoints need 2 of 3 real witnesses.
-type witnessedLog struct {
-	log       *e2e.Server
-	witnesses []*e2e.Server
-	policy    string // the policy file, for vigil verify and Tessera
-}
-
-// startWitnessedLog makes the log key first (the witnesses must know it, and
-// Tessera needs them up to create the log), then three witnesses, then vigild.
-func startWitnessedLog(t *testing.T, roots string) *witnessedLog {
-	t.Helper()
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	os.MkdirAll(data, 0o755)
-	keygen := func(typ, name, out string) {
-		if _, stderr, code := e2e.Run(t, "vigil", "keygen", "--type", typ, "--name", name, "--out", out); code != 0 {
-			t.Fatal(stderr)
-		}
-	}
-	keygen("log", "e2e.vigil.local/log", filepath.Join(data, "log.key"))
-	if err := os.Rename(filepath.Join(data, "log.key.pub"), filepath.Join(data, "log.vkey")); err != nil {
-		t.Fatal(err)
-	}
-	vkey, _ := os.ReadFile(filepath.Join(data, "log.vkey"))
-	logs := filepath.Join(dir, "logs.txt")
-	os.WriteFile(logs, []byte("logs/v0\nvkey "+strings.TrimSpace(string(vkey))+"\nqpd 86400\ncontact e2e test\n"), 0o644)
-	w := &witnessedLog{policy: filepath.Join(dir, "policy.txt")}
-	policy := "log " + strings.TrimSpace(string(vkey)) + "\n"
-	for i := range 3 {
-		key := filepath.Join(dir, fmt.Sprintf("w%d.key", i+1))
-		keygen("witness", fmt.Sprintf("w%d.e2e.local", i+1), key)
-		ws := e2e.StartWitness(t, key, logs, filepath.Join(dir, fmt.Sprintf("w%d", i+1)))
-		wv, _ := os.ReadFile(key + ".pub")
-		policy += fmt.Sprintf("witness w%d %s %s/\n", i+1, strings.TrimSpace(string(wv)), ws.URL)
-		w.witnesses = append(w.witnesses, ws)
-	}
-	policy += "group majority 2 w1 w2 w3\nquorum majority\n"
-	os.WriteFile(w.policy, []byte(policy), 0o644)
-	w.log = e2e.StartVigild(t, data, roots, "--witness-policy", w.policy, "--wait-timeout", "3s", "--shutdown-timeout", "2s")
-	return w
-}
-
 // TestWitnessedFleet is issue 3's first acceptance test: a fleet run against
 // a log with three witnesses and a 2-of-3 policy; every receipt carries at
 // least two valid cosignatures and verifies under the policy, with vigil's
@@ -70,20 +28,20 @@ func TestWitnessedFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: end-to-end")
 	}
-	fleet := newFleet(t)
-	w := startWitnessedLog(t, filepath.Join(fleet, "trust-roots.json"))
-	stdout, stderr, code := e2e.Run(t, "vigil-fleetsim", "run", "--state", fleet, "--url", w.log.URL, "--devices", "40", "--attestations", "3")
+	fleet := e2e.NewFleet(t)
+	w := e2e.StartWitnessedLog(t, filepath.Join(fleet, "trust-roots.json"))
+	stdout, stderr, code := e2e.Run(t, "vigil-fleetsim", "run", "--state", fleet, "--url", w.Log.URL, "--devices", "40", "--attestations", "3")
 	if code != 0 {
 		t.Fatalf("fleetsim: %s\n%s", stdout, stderr)
 	}
 	receipts, _ := filepath.Glob(filepath.Join(fleet, "receipts", "*.json"))
-	args := append([]string{"verify", "-q", "--policy", w.policy, "--trust-roots", filepath.Join(fleet, "trust-roots.json"),
+	args := append([]string{"verify", "-q", "--policy", w.Policy, "--trust-roots", filepath.Join(fleet, "trust-roots.json"),
 		"--envelope-dir", filepath.Join(fleet, "envelopes")}, receipts...)
 	if out, errOut, code := e2e.Run(t, "vigil", args...); code != 0 || !strings.Contains(out, fmt.Sprintf("%d of %d bundles verified", len(receipts), len(receipts))) {
 		t.Fatalf("vigil verify --policy: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// Tessera's reading of the same policy file, independent of ours.
-	pb, err := os.ReadFile(w.policy)
+	pb, err := os.ReadFile(w.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +78,7 @@ func TestWitnessedFleet(t *testing.T) {
 
 	// Vigild measures each witness.
 	ctx := context.Background()
-	metrics, err := w.log.Get(ctx, "/metrics")
+	metrics, err := w.Log.Get(ctx, "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +93,9 @@ func TestWitnessedFleet(t *testing.T) {
 	}
 
 	// Two of three witnesses go away.
-	w.witnesses[0].Stop()
-	w.witnesses[1].Stop()
-	before, err := w.log.Get(ctx, "/checkpoint")
+	w.Witnesses[0].Stop()
+	w.Witnesses[1].Stop()
+	before, err := w.Log.Get(ctx, "/checkpoint")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +103,7 @@ func TestWitnessedFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc := &client.LogClient{URL: w.log.URL}
+	lc := &client.LogClient{URL: w.Log.URL}
 	newEnv := enrollOne(t, fleet) // a device the fleet does not have
 	s, err := lc.Submit(ctx, newEnv, true)
 	if err != nil {
@@ -155,10 +113,10 @@ func TestWitnessedFleet(t *testing.T) {
 		t.Fatalf("got a receipt with 2 of 3 witnesses away")
 	}
 	time.Sleep(time.Second)
-	if after, _ := w.log.Get(ctx, "/checkpoint"); string(after) != string(before) {
+	if after, _ := w.Log.Get(ctx, "/checkpoint"); string(after) != string(before) {
 		t.Errorf("a checkpoint was published without its quorum:\n%s", after)
 	}
-	if metrics, _ := w.log.Get(ctx, "/metrics"); !strings.Contains(string(metrics), `log_witness_requests_total{result="transport_error",witness="w2.e2e.local"}`) {
+	if metrics, _ := w.Log.Get(ctx, "/metrics"); !strings.Contains(string(metrics), `log_witness_requests_total{result="transport_error",witness="w2.e2e.local"}`) {
 		t.Errorf("/metrics does not count the failures of the stopped witness")
 	}
 	// An old entry still answers with its original index and bundle.
@@ -166,7 +124,7 @@ func TestWitnessedFleet(t *testing.T) {
 		t.Errorf("resubmission with witnesses away = %+v, %v", d, err)
 	}
 	// One witness returns: publication resumes and the new entry is there.
-	w.witnesses[0].Start()
+	w.Witnesses[0].Start()
 	deadline := time.Now().Add(30 * time.Second)
 	var b *client.Bundle
 	for time.Now().Before(deadline) {
@@ -241,7 +199,7 @@ func TestWitnessFollow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: end-to-end")
 	}
-	fleet := newFleet(t)
+	fleet := e2e.NewFleet(t)
 	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
 	dir := t.TempDir()
 	key := filepath.Join(dir, "w.key")

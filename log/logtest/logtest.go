@@ -5,8 +5,11 @@ package logtest
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,15 +25,23 @@ const Origin = "test.vigil.local/log"
 // returns the log and the verifier of its checkpoints.
 func New(t testing.TB) (*vlog.Log, note.Verifier) {
 	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, Origin)
+	skey, _, err := note.GenerateKey(rand.Reader, Origin)
 	if err != nil {
 		t.Fatalf("generating log key: %v", err)
 	}
+	return NewWithKey(t, skey)
+}
+
+// NewWithKey is New with the given note signer key: two logs made with one
+// key are two histories signed by the same log, as a log that shows
+// different views to different clients would make.
+func NewWithKey(t testing.TB, skey string) (*vlog.Log, note.Verifier) {
+	t.Helper()
 	s, err := note.NewSigner(skey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := note.NewVerifier(vkey)
+	v, err := note.NewVerifier(vkeyOf(t, skey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,4 +66,24 @@ func New(t testing.TB) (*vlog.Log, note.Verifier) {
 		}
 	})
 	return l, v
+}
+
+// vkeyOf derives the verifier key of a note signer key
+// ("PRIVATE+KEY+<name>+<hash>+<base64 of 0x01 and the Ed25519 seed>"),
+// which the note package does not offer.
+func vkeyOf(t testing.TB, skey string) string {
+	t.Helper()
+	f := strings.SplitN(skey, "+", 5)
+	if len(f) != 5 {
+		t.Fatal("malformed note signer key")
+	}
+	raw, err := base64.StdEncoding.DecodeString(f[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		t.Fatal("malformed note signer key")
+	}
+	vkey, err := note.NewEd25519VerifierKey(f[2], ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
 }
