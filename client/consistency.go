@@ -82,13 +82,9 @@ func (t *Tracker) accept(ctx context.Context, raw []byte, latest bool) (*Checked
 			if c.Trusted, err = VerifyCheckpoint(old, t.Policy.LogVerifier(origin)); err != nil {
 				return nil, fmt.Errorf("the trusted checkpoint in %s no longer verifies: %w", t.Store.Dir, err)
 			}
-			err := t.prove(ctx, old, c.Trusted, raw, w.Checkpoint)
-			var fe *ForkError
-			if errors.As(err, &fe) {
-				if fe.Saved, err = t.Store.SaveFork(origin, fe.Proof); err != nil {
-					return nil, fmt.Errorf("%w (and saving the fork proof failed: %v)", fe, err)
-				}
-				return nil, fe
+			err := t.saveFork(origin, t.prove(ctx, old, c.Trusted, raw, w.Checkpoint))
+			if errors.As(err, new(*ForkError)) {
+				return nil, err
 			}
 			if latest && w.Checkpoint.Size < c.Trusted.Size {
 				// Refused whether or not the tiles prove the two
@@ -155,4 +151,51 @@ func (t *Tracker) prove(ctx context.Context, aRaw []byte, a *flog.Checkpoint, bR
 		return fmt.Errorf("%w: a consistency proof %d -> %d built from them does not verify: %v", ErrBadTiles, a.Size, b.Size, err)
 	}
 	return fork(&ForkProof{Consistency: p, PrefixRoot: prefix})
+}
+
+// Gossip compares a checkpoint someone else was shown (a witness's latest
+// cosigned checkpoint, say) with the trusted one: it must carry the log's
+// signature and be consistent with the trusted checkpoint, older or newer.
+// It needs no witness quorum and changes no trusted state; a contradiction
+// is a *ForkError, saved in the store like any other. Update first, so there
+// is a trusted checkpoint to compare with.
+func (t *Tracker) Gossip(ctx context.Context, raw []byte) (*flog.Checkpoint, error) {
+	origin, _, _ := bytes.Cut(raw, []byte("\n"))
+	v := t.Policy.LogVerifier(string(origin))
+	if v == nil {
+		return nil, fmt.Errorf("%w: the checkpoint is not from a log of the policy", ErrNotIncluded)
+	}
+	cp, err := VerifyCheckpoint(raw, v)
+	if err != nil {
+		return nil, err
+	}
+	old, err := t.Store.Latest(cp.Origin)
+	if err != nil {
+		return nil, err
+	}
+	if old == nil {
+		return nil, fmt.Errorf("no trusted checkpoint of %s to compare with", cp.Origin)
+	}
+	trusted, err := VerifyCheckpoint(old, v)
+	if err != nil {
+		return nil, fmt.Errorf("the trusted checkpoint in %s no longer verifies: %w", t.Store.Dir, err)
+	}
+	if err := t.prove(ctx, old, trusted, raw, cp); err != nil {
+		return nil, t.saveFork(cp.Origin, err)
+	}
+	return cp, nil
+}
+
+// saveFork saves the proof of a *ForkError in the store and returns the
+// error with the file's path; other errors pass through.
+func (t *Tracker) saveFork(origin string, err error) error {
+	var fe *ForkError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	var serr error
+	if fe.Saved, serr = t.Store.SaveFork(origin, fe.Proof); serr != nil {
+		return fmt.Errorf("%w (and saving the fork proof failed: %v)", fe, serr)
+	}
+	return fe
 }

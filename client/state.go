@@ -1,8 +1,11 @@
 package client
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -12,9 +15,10 @@ import (
 // Apply rebuilds it from nothing, which is how the log server recovers after a
 // restart and how an auditor re-checks the log independently.
 //
-// Check and Apply may be called concurrently. Check sees the entries applied
-// so far; a caller that must not let a concurrent Apply change the answer
-// between Check and sequencing (the log server) orders them itself.
+// Check, CheckAuthority and Apply may be called concurrently. The checks see
+// the entries applied so far; a caller that must not let a concurrent Apply
+// change the answer between Check and sequencing (the log server) orders
+// them itself.
 type State struct {
 	roots *TrustRoots
 
@@ -270,19 +274,12 @@ func (s *State) Apply(idx uint64, e *Entry) {
 	defer s.mu.Unlock()
 	switch e.Kind {
 	case KindEnrollment:
-		id := e.deviceKey.ID()
-		if s.devices[id] != nil {
-			return
-		}
 		m := s.roots.ManufacturerOf(e.SignerKeyID())
 		name := ""
 		if m != nil {
 			name = m.Name
 		}
-		s.devices[id] = &Device{UDI: e.udi, Key: e.deviceKey, Manufacturer: name, Enrollment: idx}
-		if _, ok := s.byDeviceID[e.udi.DeviceID()]; !ok {
-			s.byDeviceID[e.udi.DeviceID()] = id
-		}
+		s.addDeviceLocked(&Device{UDI: e.udi, Key: e.deviceKey, Manufacturer: name, Enrollment: idx})
 	case KindSBOM:
 		if _, ok := s.firmware[e.FirmwareDigest()]; !ok {
 			if m := s.roots.ManufacturerOf(e.SignerKeyID()); m != nil {
@@ -302,11 +299,22 @@ func (s *State) Apply(idx uint64, e *Entry) {
 	}
 }
 
+// addDeviceLocked records an enrolled device unless its key is enrolled
+// already. A device ID stays bound to the first device enrolled under it.
+func (s *State) addDeviceLocked(d *Device) {
+	id := d.Key.ID()
+	if s.devices[id] != nil {
+		return
+	}
+	s.devices[id] = d
+	if _, ok := s.byDeviceID[d.UDI.DeviceID()]; !ok {
+		s.byDeviceID[d.UDI.DeviceID()] = id
+	}
+}
+
 // FirmwareRevoked reports whether a firmware build has been revoked.
 func (s *State) FirmwareRevoked(digest string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	_, ok := s.revokedFirmware[digest]
+	_, ok := s.firmwareRevocation(digest)
 	return ok
 }
 
@@ -314,4 +322,121 @@ func setOnce(m map[string]uint64, k string, v uint64) {
 	if _, ok := m[k]; !ok {
 		m[k] = v
 	}
+}
+
+// firmwareRevocation returns the log index of the revocation of a firmware
+// build, if it has one.
+func (s *State) firmwareRevocation(digest string) (uint64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	idx, ok := s.revokedFirmware[digest]
+	return idx, ok
+}
+
+// firmwareOwner returns the manufacturer that published a firmware build,
+// or "".
+func (s *State) firmwareOwner(digest string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.firmware[digest]
+}
+
+// deviceRevocation returns the log index of the first revocation of d's key
+// or of its UDI, if there is one.
+func (s *State) deviceRevocation(d *Device) (uint64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	k, kok := s.revokedKeys[d.Key.ID()]
+	u, uok := s.revokedDevices[d.UDI.DeviceID()]
+	switch {
+	case kok && uok:
+		return min(k, u), true
+	case kok:
+		return k, true
+	}
+	return u, uok
+}
+
+// deviceKeys returns the keys of the enrolled devices.
+func (s *State) deviceKeys() []*PublicKey {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys := make([]*PublicKey, 0, len(s.devices))
+	for _, d := range s.devices {
+		keys = append(keys, d.Key)
+	}
+	return keys
+}
+
+// deviceCount returns the number of enrolled devices.
+func (s *State) deviceCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.devices)
+}
+
+// stateSnapshot is a State in JSON, as an audit persists it. Key IDs,
+// firmware digests and device IDs (UDI.DeviceID) key the maps; Devices are
+// in enrollment order.
+type stateSnapshot struct {
+	Devices         []deviceSnapshot  `json:"devices"`
+	RevokedKeys     map[string]uint64 `json:"revokedKeys"`     // device or manufacturer key ID -> revocation index
+	RevokedDevices  map[string]uint64 `json:"revokedDevices"`  // device ID -> revocation index
+	RevokedFirmware map[string]uint64 `json:"revokedFirmware"` // firmware digest -> revocation index
+	Firmware        map[string]string `json:"firmware"`        // firmware digest -> manufacturer name
+}
+
+// deviceSnapshot is an enrolled device in a stateSnapshot.
+type deviceSnapshot struct {
+	UDI          string `json:"udi"`
+	Key          []byte `json:"key"` // DER SubjectPublicKeyInfo
+	Manufacturer string `json:"manufacturer"`
+	Enrollment   uint64 `json:"enrollment"`
+}
+
+// snapshot returns a copy of the state, to persist.
+func (s *State) snapshot() *stateSnapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	snap := &stateSnapshot{
+		Devices:         make([]deviceSnapshot, 0, len(s.devices)),
+		RevokedKeys:     maps.Clone(s.revokedKeys),
+		RevokedDevices:  maps.Clone(s.revokedDevices),
+		RevokedFirmware: maps.Clone(s.revokedFirmware),
+		Firmware:        maps.Clone(s.firmware),
+	}
+	for _, d := range s.devices {
+		snap.Devices = append(snap.Devices, deviceSnapshot{UDI: d.UDI.String(), Key: d.Key.DER(), Manufacturer: d.Manufacturer, Enrollment: d.Enrollment})
+	}
+	slices.SortFunc(snap.Devices, func(a, b deviceSnapshot) int { return cmp.Compare(a.Enrollment, b.Enrollment) })
+	return snap
+}
+
+// restoreState rebuilds the State a snapshot was taken of, under the trust
+// roots it was taken under.
+func restoreState(roots *TrustRoots, snap *stateSnapshot) (*State, error) {
+	s := NewState(roots)
+	devices := slices.Clone(snap.Devices)
+	// In enrollment order, as Apply saw them: a device ID is bound to the
+	// first device enrolled under it.
+	slices.SortStableFunc(devices, func(a, b deviceSnapshot) int { return cmp.Compare(a.Enrollment, b.Enrollment) })
+	for i, ds := range devices {
+		k, err := ParsePublicKeyDER(ds.Key)
+		if err != nil {
+			return nil, fmt.Errorf("device %d: %w", i, err)
+		}
+		u, err := ParseUDI(ds.UDI)
+		if err != nil {
+			return nil, fmt.Errorf("device %d: %w", i, err)
+		}
+		if s.devices[k.ID()] != nil {
+			return nil, fmt.Errorf("device %d: key listed twice", i)
+		}
+		s.addDeviceLocked(&Device{UDI: u, Key: k, Manufacturer: ds.Manufacturer, Enrollment: ds.Enrollment})
+	}
+	maps.Copy(s.revokedKeys, snap.RevokedKeys)
+	maps.Copy(s.revokedDevices, snap.RevokedDevices)
+	maps.Copy(s.revokedFirmware, snap.RevokedFirmware)
+	maps.Copy(s.firmware, snap.Firmware)
+	return s, nil
 }

@@ -30,6 +30,8 @@ type sim struct {
 	fleet fleetFile
 	mkeys []*client.PrivateKey
 	lc    *client.LogClient
+	// noWait submits without waiting for receipts (none are saved).
+	noWait bool
 
 	submitted, duplicates, skipped atomic.Int64
 	byKind                         sync.Map // kind name -> *atomic.Int64
@@ -78,6 +80,7 @@ func runCmd(args []string) error {
 	atts := fs.Int("attestations", 0, "attestations per device")
 	seed := fs.Uint64("seed", 0, "seed of the run's choices (default: the fleet's seed)")
 	conc := fs.Int("concurrency", 64, "devices simulated at once")
+	noWait := fs.Bool("no-wait", false, "do not wait for receipts (none are saved): fills a log fast, e.g. for an audit")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err
@@ -93,6 +96,7 @@ func runCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	s.noWait = *noWait
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return s.run(ctx, *devices, *atts, *conc)
@@ -358,8 +362,10 @@ func (s *sim) submitItem(ctx context.Context, name, kind string, newEnvelope fun
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if err := writeAtomic(rcptPath, sub.Raw); err != nil {
-		return 0, nil, err
+	if !s.noWait {
+		if err := writeAtomic(rcptPath, sub.Raw); err != nil {
+			return 0, nil, err
+		}
 	}
 	s.submitted.Add(1)
 	if sub.Duplicate {
@@ -370,15 +376,16 @@ func (s *sim) submitItem(ctx context.Context, name, kind string, newEnvelope fun
 	return sub.Index, env, nil
 }
 
-// submitWithRetry submits until the log answers with a bundle: it waits out
-// pushback and transient errors, and after a 202 polls for the bundle.
+// submitWithRetry submits until the log answers with a bundle (with
+// noWait, with an index): it waits out pushback and transient errors, and
+// after a 202 polls for the bundle.
 func (s *sim) submitWithRetry(ctx context.Context, env []byte) (*client.Submission, error) {
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		sub, err := s.lc.Submit(ctx, env, true)
+		sub, err := s.lc.Submit(ctx, env, !s.noWait)
 		var ae *client.APIError
 		switch {
-		case err == nil && sub.Bundle != nil:
+		case err == nil && (sub.Bundle != nil || s.noWait):
 			return sub, nil
 		case err == nil:
 			// Sequenced, not yet in a checkpoint: the bundle comes later.
