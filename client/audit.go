@@ -155,9 +155,9 @@ type AuditConfig struct {
 
 // AuditProgress is a snapshot of a running audit.
 type AuditProgress struct {
-	// Done is the number of entries audited, by earlier runs too; Total
-	// the checkpoint's size.
-	Done, Total uint64
+	// Done is the number of entries audited, by earlier runs too; Before
+	// how many of those earlier runs did; Total the checkpoint's size.
+	Done, Before, Total uint64
 	// Bytes counts the entry bundles, hash tiles and blobs read in this run.
 	Bytes uint64
 	// Elapsed is the time since this run started.
@@ -370,6 +370,7 @@ func Audit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*AuditRep
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	start := a.rng.End()
+	a.resumed = start
 	err = a.run(ctx, cp)
 	if err == nil {
 		a.progress(cp.Size, true)
@@ -468,6 +469,7 @@ type auditor struct {
 	wg    sync.WaitGroup
 
 	started      time.Time
+	resumed      uint64 // entries audited before this run
 	lastProgress time.Time
 	saved        uint64 // size last persisted
 	savedAt      time.Time
@@ -1054,5 +1056,5 @@ func (a *auditor) progress(total uint64, final bool) {
 		return
 	}
 	a.lastProgress = now
-	a.cfg.Progress(AuditProgress{Done: a.rng.End(), Total: total, Bytes: a.bytes.Load(), Elapsed: now.Sub(a.started)})
+	a.cfg.Progress(AuditProgress{Done: a.rng.End(), Before: a.resumed, Total: total, Bytes: a.bytes.Load(), Elapsed: now.Sub(a.started)})
 }

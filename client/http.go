@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,6 +26,11 @@ type APIError struct {
 // Error describes the refusal, with its status and code.
 func (e *APIError) Error() string {
 	return fmt.Sprintf("log refused (%d %s): %s", e.Status, e.Code, e.Detail)
+}
+
+// Is makes a 404 answer match fs.ErrNotExist.
+func (e *APIError) Is(target error) bool {
+	return target == fs.ErrNotExist && e.Status == http.StatusNotFound
 }
 
 // Submission is the log's answer to an accepted submission.
@@ -133,7 +139,7 @@ func (c *LogClient) Lookup(ctx context.Context, envelopeJSON []byte) (uint64, er
 
 // Blob fetches a blob by its hex SHA-256 and checks its digest.
 func (c *LogClient) Blob(ctx context.Context, digest string) ([]byte, error) {
-	b, err := c.get(ctx, "/v1/blobs/sha256/"+digest)
+	b, err := c.ReadBlob(ctx, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +147,13 @@ func (c *LogClient) Blob(ctx context.Context, digest string) ([]byte, error) {
 		return nil, fmt.Errorf("blob %s: the log served content with another digest", digest)
 	}
 	return b, nil
+}
+
+// ReadBlob fetches a blob by its hex SHA-256 without checking the digest,
+// for a caller that checks it and records a mismatch as evidence (Audit).
+// A blob the log does not have is an error matching fs.ErrNotExist.
+func (c *LogClient) ReadBlob(ctx context.Context, digest string) ([]byte, error) {
+	return c.get(ctx, "/v1/blobs/sha256/"+digest)
 }
 
 func (c *LogClient) get(ctx context.Context, path string) ([]byte, error) {

@@ -53,7 +53,10 @@ type StaleError struct {
 // Error says the trusted state moved.
 func (e *StaleError) Error() string { return "trusted checkpoint changed concurrently" }
 
-func (s *TrustStore) logDir(origin string) string {
+// LogDir returns the directory of the log with the given origin, where
+// its trusted checkpoint, fork proofs and (by the CLI's default) audit
+// state live.
+func (s *TrustStore) LogDir(origin string) string {
 	h := sha256.Sum256([]byte(origin))
 	return filepath.Join(s.Dir, hex.EncodeToString(h[:]))
 }
@@ -62,7 +65,7 @@ func (s *TrustStore) logDir(origin string) string {
 // verbatim, or nil if there is none yet. The caller verifies it again: the
 // file is only as safe as the directory holding it.
 func (s *TrustStore) Latest(origin string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(s.logDir(origin), "checkpoint"))
+	b, err := os.ReadFile(filepath.Join(s.LogDir(origin), "checkpoint"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -77,7 +80,7 @@ func (s *TrustStore) Latest(origin string) ([]byte, error) {
 // *StaleError holding the current one. Deciding that next may replace old
 // (it is consistent, and larger) is the caller's job.
 func (s *TrustStore) Swap(origin string, old, next []byte) error {
-	dir := s.logDir(origin)
+	dir := s.LogDir(origin)
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return err
@@ -100,7 +103,7 @@ func (s *TrustStore) SaveFork(origin string, f *ForkProof) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(s.logDir(origin), "forks")
+	dir := filepath.Join(s.LogDir(origin), "forks")
 	name := filepath.Join(dir, strconv.FormatInt(time.Now().UnixNano(), 10)+".json")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating fork-proof directory: %w", err)

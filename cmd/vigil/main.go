@@ -12,6 +12,8 @@
 //	vigil prove inclusion   --policy FILE --trust-roots FILE (--index N | --envelope FILE | --receipt FILE)
 //	vigil prove consistency --policy FILE [--from CHECKPOINT]
 //	vigil verify-fork --log-vkey FILE | --policy FILE FORK-PROOF
+//	vigil audit   --policy FILE --trust-roots FILE [--json]
+//	vigil monitor --policy FILE --trust-roots FILE [--interval D] [--webhook URL]
 //
 // Verbs that talk to a log take --policy (a C2SP tlog-policy file: the log's
 // key and the witness quorum), --log URL (default: the policy's log URL) and
@@ -47,6 +49,9 @@ var verbs = map[string]verb{
 	"submit": {"submit an envelope to a log and save its evidence bundle", submit},
 	"verify": {"verify an evidence bundle offline", verify},
 	"prove":  {"prove inclusion or consistency from the log's tiles", prove},
+	"audit":  {"replay the whole log: root, every signature, every device chain", audit},
+
+	"monitor": {"audit in a loop, report new anomalies, compare witnesses' views", monitor},
 
 	"verify-fork": {"check a fork-proof file: the log signed a split view", verifyFork},
 }
