@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 
 	fnote "github.com/transparency-dev/formats/note"
 	"github.com/vigil-log/vigil/client"
+	"github.com/vigil-log/vigil/cmd/internal/e2e"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/log/logtest"
 	"golang.org/x/mod/sumdb/note"
@@ -201,6 +204,31 @@ func TestSplitView(t *testing.T) {
 		if out, code := consistency(state); code != 0 || !strings.Contains(out, "unchanged at size 10") {
 			t.Errorf("back to the honest view: exit %d\n%s", code, out)
 		}
+	})
+
+	// The log shows this client the forked history; a witness saw the
+	// honest one. The monitor's gossip finds the contradiction, and the
+	// forked tiles themselves prove it.
+	t.Run("gossip", func(t *testing.T) {
+		state := t.TempDir()
+		fs.show(forked, nil)
+		h := sha256.Sum256([]byte(logtest.Origin))
+		witnessView := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/"+hex.EncodeToString(h[:])+"/checkpoint" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Write(fs.cosign(honest10))
+		}))
+		t.Cleanup(witnessView.Close)
+		gpolicy := filepath.Join(t.TempDir(), "policy.txt")
+		os.WriteFile(gpolicy, []byte("log "+vkey+" "+srv.URL+"\nwitness w "+wvkey+" "+witnessView.URL+"\nquorum w\n"), 0o644)
+		roots := e2e.ModuleFile(t, "testdata/dev/trust-roots.json")
+		out, code := run(t, "monitor", "--once", "--policy", gpolicy, "--state", state, "--trust-roots", roots)
+		if code != 3 || !strings.Contains(out, "witness w's view") || !strings.Contains(out, "SPLIT VIEW") {
+			t.Fatalf("monitor with a witness shown a fork: exit %d, want 3\n%s", code, out)
+		}
+		checkForkProof(t, state, out)
 	})
 
 	t.Run("rollback", func(t *testing.T) {
