@@ -38,10 +38,9 @@ func addAuditFlags(fs *flag.FlagSet) *auditFlags {
 
 // auditor runs audits of one log for the audit and monitor verbs.
 type auditor struct {
-	conn    *logConn
-	flags   *auditFlags
-	quiet   bool // no progress display
-	lastErr time.Time
+	conn  *logConn
+	flags *auditFlags
+	quiet bool // no progress display
 }
 
 // round updates the trusted checkpoint and audits the log up to it.
