@@ -562,57 +562,6 @@ func TestAuditLocksDir(t *testing.T) {
 	}
 }
 
-// BenchmarkAudit audits a log of attestations by 24 devices, P-256 and
-// Ed25519 alike; compare its entries/s with BenchmarkVerifySignatures's
-// signatures/s, which verifies the same entries one after another.
-func BenchmarkAudit(b *testing.B) {
-	m, _ := benchLog(b)
-	cp := m.checkpoint(b, uint64(len(m.leaves)))
-	for b.Loop() {
-		cfg := m.config(b)
-		cfg.Workers = 0
-		if _, err := Audit(context.Background(), cfg, cp); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)*float64(cp.Size)/b.Elapsed().Seconds(), "entries/s")
-}
-
-func BenchmarkVerifySignatures(b *testing.B) {
-	m, entries := benchLog(b)
-	keys := map[string]*PublicKey{}
-	for _, d := range m.devs {
-		keys[d.key.Public().ID()] = d.key.Public()
-	}
-	for b.Loop() {
-		for _, e := range entries {
-			if err := VerifySignatures(e, keys[e.SignerKeyID()]); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	b.ReportMetric(float64(b.N)*float64(len(entries))/b.Elapsed().Seconds(), "signatures/s")
-}
-
-// benchLog is a log of 24 enrollments, an SBOM and 4,800 attestations.
-func benchLog(b *testing.B) (*mixedLog, []*Entry) {
-	m := newMixedLog(b, 5)
-	for _, d := range m.devs {
-		m.addEnvelope(fxSignedJSON(b, fxEnrollment(b, d.udi, d.key, d.mfr), d.mfr))
-	}
-	var entries []*Entry
-	for range 200 {
-		for _, d := range m.devs {
-			env := fxSignedJSON(b, m.attestation(d), d.key)
-			e := fxParseEntry(b, env)
-			d.seq, d.prev = d.seq+1, sha256Hex(e.Envelope.Payload)
-			m.addEnvelope(env)
-			entries = append(entries, e)
-		}
-	}
-	return m, entries
-}
-
 // TestVerifySignatures: the signature half of Check, which CheckAuthority
 // leaves out.
 func TestVerifySignatures(t *testing.T) {
