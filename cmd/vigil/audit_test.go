@@ -41,6 +41,17 @@ func TestAudit(t *testing.T) {
 	}
 	t.Logf("fleetsim --no-wait: 100,008 entries in %s", time.Since(start).Round(time.Second))
 
+	// --no-wait returns once entries are sequenced; wait for a checkpoint
+	// that covers them all.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		cp, err := w.Log.Get(context.Background(), "/checkpoint")
+		if err == nil && len(strings.Split(string(cp), "\n")) > 1 && strings.Split(string(cp), "\n")[1] == "100008" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of size 100008 within a minute; last: %q, %v", cp, err)
+		}
+	}
 	state := t.TempDir()
 	logArgs := []string{"--policy", w.Policy, "--log", w.Log.URL, "--state", state, "--trust-roots", roots}
 	auditJSON := func(t *testing.T, wantCode int, extra ...string) *client.AuditReport {
@@ -58,7 +69,7 @@ func TestAudit(t *testing.T) {
 	start = time.Now()
 	r := auditJSON(t, 0)
 	t.Logf("vigil audit of %d entries: %s", r.Size, time.Since(start).Round(time.Millisecond))
-	if r.Size < 100_008 || r.Entries != r.Size || r.New != r.Size || r.Devices != 20_000 || r.FirmwareBuilds != 8 || len(r.Anomalies) != 0 {
+	if r.Size != 100_008 || r.Entries != r.Size || r.New != r.Size || r.Devices != 20_000 || r.FirmwareBuilds != 8 || len(r.Anomalies) != 0 {
 		t.Fatalf("audit of the honest log: size %d, entries %d, new %d, devices %d, builds %d, anomalies %v",
 			r.Size, r.Entries, r.New, r.Devices, r.FirmwareBuilds, r.Anomalies)
 	}
