@@ -574,7 +574,7 @@ func (a *auditor) save(name string) error {
 	if err != nil {
 		return fmt.Errorf("encoding audit state: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(a.cfg.Dir, name), b); err != nil {
+	if err := WriteFileAtomic(filepath.Join(a.cfg.Dir, name), b, 0o600); err != nil {
 		return err
 	}
 	a.saved, a.savedAt = st.Size, time.Now()

@@ -93,7 +93,7 @@ func (s *TrustStore) Swap(origin string, old, next []byte) error {
 	if !bytes.Equal(cur, old) {
 		return &StaleError{Current: cur}
 	}
-	return writeFileAtomic(filepath.Join(dir, "checkpoint"), next)
+	return WriteFileAtomic(filepath.Join(dir, "checkpoint"), next, 0o600)
 }
 
 // SaveFork writes a fork proof under the log's directory and returns the
@@ -108,7 +108,7 @@ func (s *TrustStore) SaveFork(origin string, f *ForkProof) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating fork-proof directory: %w", err)
 	}
-	if err := writeFileAtomic(name, b); err != nil {
+	if err := WriteFileAtomic(name, b, 0o600); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -130,38 +130,4 @@ func lockDir(dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("locking state directory: %w", err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// writeFileAtomic replaces name with b durably: a crash leaves the old
-// content or the new, never a torn file.
-func writeFileAtomic(name string, b []byte) error {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", filepath.Base(name), err)
-	}
-	defer os.Remove(f.Name()) // fails harmlessly once renamed
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", filepath.Base(name), err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", filepath.Base(name), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", filepath.Base(name), err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return fmt.Errorf("replacing %s: %w", filepath.Base(name), err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory of %s: %w", filepath.Base(name), err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing directory of %s: %w", filepath.Base(name), err)
-	}
-	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/vigil-log/vigil/client"
 )
 
 // BlobStore is a content-addressed store of payloads too large for a leaf
@@ -48,32 +50,8 @@ func (s *BlobStore) Put(_ context.Context, digest string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("blob store: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
+	if err := client.WriteFileAtomic(p, data, 0o644); err != nil {
 		return fmt.Errorf("blob store: %w", err)
-	}
-	defer os.Remove(f.Name()) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("blob store: writing: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("blob store: syncing: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("blob store: %w", err)
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		return fmt.Errorf("blob store: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("blob store: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("blob store: syncing directory: %w", err)
 	}
 	return nil
 }

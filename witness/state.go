@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vigil-log/vigil/client"
 )
 
 // The state directory's layout (see the package documentation).
@@ -136,7 +138,7 @@ func (d *stateDir) readCheckpoint(hash string) ([]byte, error) {
 // it returns nil, the new checkpoint survives a crash. When it fails, the
 // file holds the old checkpoint or the new one; which is unknown.
 func (d *stateDir) writeCheckpoint(hash string, b []byte) error {
-	return writeFileAtomic(filepath.Join(d.path, checkpointsName), hash, b)
+	return client.WriteFileAtomic(filepath.Join(d.path, checkpointsName, hash), b, 0o600)
 }
 
 // writeEvidence durably keeps the two checkpoints that show a fork: the one
@@ -172,37 +174,6 @@ func (d *stateDir) writeEvidence(hash, origin string, size uint64, cosigned, con
 		return "", fmt.Errorf("renaming evidence directory: %w", err)
 	}
 	return name, syncDir(evDir)
-}
-
-// writeFileAtomic replaces dir/name with b so that a crash at any moment
-// leaves either the old content or the new one, never a mix: it writes a
-// temporary file, fsyncs it, renames it over name and fsyncs the directory,
-// so that the rename itself is durable when it returns.
-func writeFileAtomic(dir, name string, b []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("creating temporary file: %w", err)
-	}
-	tmp := f.Name()
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("syncing %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("closing %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("renaming %s: %w", name, err)
-	}
-	return syncDir(dir)
 }
 
 // writeFileSync creates name with b and fsyncs it.
