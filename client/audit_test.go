@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	flog "github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api/layout"
 )
 
 // memLog is a log in memory, served as tiles: entry bundles and level-0
@@ -31,7 +32,7 @@ const memOrigin = "example.com/audit-test"
 
 // span returns the leaves of bundle or level-0 tile i, partial size p.
 func (m *memLog) span(i uint64, p uint8) ([][]byte, error) {
-	lo, n := i*entryBundleWidth, uint64(entryBundleWidth)
+	lo, n := i*layout.EntryBundleWidth, uint64(layout.EntryBundleWidth)
 	if p > 0 {
 		n = uint64(p)
 	}

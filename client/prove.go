@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"fmt"
+
+	tclient "github.com/transparency-dev/tessera/client"
 )
 
 // Prove builds the evidence bundle of the entry at index under the checked
@@ -13,7 +15,13 @@ import (
 // bind the key that signed), and an SBOM's signed statement (checked
 // against the digest), which the bundle embeds so it verifies offline.
 func (t *Tracker) Prove(ctx context.Context, c *Checked, index uint64, api *LogClient, roots *TrustRoots) (*Bundle, *Verified, error) {
-	b, err := t.bundleAt(ctx, c, index)
+	// One proof builder for the entry and its enrollment: their proofs
+	// share the upper tiles.
+	pb, err := tclient.NewProofBuilder(ctx, c.Checkpoint.Size, t.Tiles.Tile)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := t.bundleAt(ctx, c, pb, index)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -30,7 +38,7 @@ func (t *Tracker) Prove(ctx context.Context, c *Checked, index uint64, api *LogC
 		if err != nil {
 			return nil, nil, fmt.Errorf("the log's enrollment hint: %w", err)
 		}
-		if b.Enrollment, err = t.bundleAt(ctx, c, p.Index); err != nil {
+		if b.Enrollment, err = t.bundleAt(ctx, c, pb, p.Index); err != nil {
 			return nil, nil, fmt.Errorf("enrollment: %w", err)
 		}
 	case KindSBOM.String():
@@ -45,17 +53,16 @@ func (t *Tracker) Prove(ctx context.Context, c *Checked, index uint64, api *LogC
 	return b, v, nil
 }
 
-// bundleAt reads the leaf at index and its inclusion proof from tiles under
-// c. Nothing is checked here; Bundle.Verify checks it all.
-func (t *Tracker) bundleAt(ctx context.Context, c *Checked, index uint64) (*Bundle, error) {
-	size := c.Checkpoint.Size
-	leaf, err := t.Tiles.Leaf(ctx, index, size)
+// bundleAt reads the leaf at index from tiles and builds its inclusion proof
+// under c with pb. Nothing is checked here; Bundle.Verify checks it all.
+func (t *Tracker) bundleAt(ctx context.Context, c *Checked, pb *tclient.ProofBuilder, index uint64) (*Bundle, error) {
+	leaf, err := t.Tiles.Leaf(ctx, index, c.Checkpoint.Size)
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := t.Tiles.InclusionProof(ctx, index, size)
+	hashes, err := pb.InclusionProof(ctx, index)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("building inclusion proof of %d from tiles: %w", index, err)
 	}
 	return NewBundle(leaf, index, hashes, c.Raw)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api/layout"
 	tclient "github.com/transparency-dev/tessera/client"
 )
 
@@ -89,21 +90,6 @@ func retry(ctx context.Context, f func() ([]byte, error)) ([]byte, error) {
 	}
 }
 
-// InclusionProof builds the inclusion proof of the leaf at index in the tree
-// of the given size from the log's tiles. The proof is not checked here: a
-// caller verifies it against a root it trusts.
-func (t *Tiles) InclusionProof(ctx context.Context, index, size uint64) ([][]byte, error) {
-	pb, err := tclient.NewProofBuilder(ctx, size, t.Tile)
-	if err != nil {
-		return nil, err
-	}
-	p, err := pb.InclusionProof(ctx, index)
-	if err != nil {
-		return nil, fmt.Errorf("building inclusion proof of %d in %d from tiles: %w", index, size, err)
-	}
-	return p, nil
-}
-
 // ConsistencyProof builds the consistency proof from the tree of size m to
 // the tree of size n from the log's tiles, unchecked.
 func (t *Tiles) ConsistencyProof(ctx context.Context, m, n uint64) ([][]byte, error) {
@@ -144,17 +130,13 @@ func (t *Tiles) Leaf(ctx context.Context, index, size uint64) ([]byte, error) {
 	if index >= size {
 		return nil, fmt.Errorf("%w: index %d is outside the tree of size %d", ErrNotIncluded, index, size)
 	}
-	b, err := tclient.GetEntryBundle(ctx, t.EntryBundle, index/entryBundleWidth, size)
+	b, err := tclient.GetEntryBundle(ctx, t.EntryBundle, index/layout.EntryBundleWidth, size)
 	if err != nil {
 		return nil, fmt.Errorf("reading entry %d: %w", index, err)
 	}
-	i := index % entryBundleWidth
+	i := index % layout.EntryBundleWidth
 	if uint64(len(b.Entries)) <= i {
 		return nil, fmt.Errorf("reading entry %d: the entry bundle holds only %d entries", index, len(b.Entries))
 	}
 	return b.Entries[i], nil
 }
-
-// entryBundleWidth is the number of entries in a full entry bundle (C2SP
-// tlog-tiles: tile height 8).
-const entryBundleWidth = 256
