@@ -478,3 +478,82 @@ func readFile(t *testing.T, dir, name string) []byte {
 	}
 	return b
 }
+
+// TestAuditStanding checks what an audit says of single entries, as vigil
+// verify --log reports it: revocations before and after an entry, an entry
+// the log should have refused (appended behind the personality's back), and
+// an audit too short, or of another log, to answer.
+func TestAuditStanding(t *testing.T) {
+	l := newAuditLog(t)
+	fw := strings.Repeat("a1", 32)
+	l.submit(l.sbom(fw, l.acme))
+	l.enroll(2, acmeGTIN, "S", l.acme, fw)
+	d, other := l.devs[0], l.devs[1]
+	first := l.attestEnv(d, 0, "", fw, "")
+	firstIdx := l.submit(first)[0]
+	d.advance(t, first, firstIdx)
+	rev := l.submit(l.revoke(client.RevocationTarget{Type: client.TargetDeviceKey, ID: d.key.Public().ID()}, l.acme))[0]
+	revFW := l.submit(l.revoke(client.RevocationTarget{Type: client.TargetFirmware, ID: fw}, l.acme))[0]
+	late := l.attestEnv(d, d.seq, d.prev, fw, "")
+	lateIdx := l.appendRaw(late)[0]
+	otherEnv := l.attestEnv(other, 0, "", fw, "")
+	otherIdx := l.submit(otherEnv)[0]
+	cp := l.checkpoint()
+	r := l.audit(t.TempDir(), cp)
+
+	verified := func(env []byte, idx uint64, dev *auditDevice, cp *flog.Checkpoint) *client.Verified {
+		t.Helper()
+		e, err := client.ParseEntry(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enr, err := client.ParseEntry(l.enrollEnv(dev.device, dev.mfr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &client.Verified{Index: idx, Checkpoint: cp, Entry: e, Enrollment: &client.Verified{Index: dev.enrollment, Entry: enr}}
+	}
+	keyRev := client.RevocationNote{Target: "device key", ID: d.key.Public().ID(), Index: rev}
+	fwRev := client.RevocationNote{Target: "firmware", ID: fw, Index: revFW}
+	for _, tc := range []struct {
+		name    string
+		v       *client.Verified
+		refused bool
+		codes   []string
+		revs    []client.RevocationNote
+	}{
+		{"before its key's revocation", verified(first, firstIdx, d, cp), false, nil, []client.RevocationNote{keyRev, fwRev}},
+		{"signed by a revoked key", verified(late, lateIdx, d, cp), true, []string{client.AnomalyRevoked}, []client.RevocationNote{keyRev, fwRev}},
+		{"reporting revoked firmware", verified(otherEnv, otherIdx, other, cp), false, []string{client.AnomalyRevokedFirmware}, []client.RevocationNote{fwRev}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := r.Standing(tc.v)
+			if err != nil {
+				t.Fatalf("Standing = %v", err)
+			}
+			var codes []string
+			for _, an := range st.Anomalies {
+				if an.Index != tc.v.Index {
+					t.Errorf("anomaly %+v is not at index %d", an, tc.v.Index)
+				}
+				codes = append(codes, an.Code)
+			}
+			if st.Refused() != tc.refused || !slices.Equal(codes, tc.codes) || st.Audited != cp.Size {
+				t.Errorf("Standing = refused %v, anomalies %v, audited %d; want %v, %v, %d", st.Refused(), codes, st.Audited, tc.refused, tc.codes, cp.Size)
+			}
+			if diff := gocmp.Diff(tc.revs, st.Revocations); diff != "" {
+				t.Errorf("revocations (-want +got):\n%s", diff)
+			}
+		})
+	}
+	ahead := *cp
+	ahead.Size++
+	if _, err := r.Standing(verified(first, firstIdx, d, &ahead)); err == nil || !strings.Contains(err.Error(), "short of") {
+		t.Errorf("Standing beyond the audit = %v, want a refusal", err)
+	}
+	elsewhere := *cp
+	elsewhere.Origin = "other.example/log"
+	if _, err := r.Standing(verified(first, firstIdx, d, &elsewhere)); err == nil {
+		t.Error("Standing of another log's entry: no error")
+	}
+}

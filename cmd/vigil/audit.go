@@ -38,9 +38,10 @@ func addAuditFlags(fs *flag.FlagSet) *auditFlags {
 
 // auditor runs audits of one log for the audit and monitor verbs.
 type auditor struct {
-	conn  *logConn
-	flags *auditFlags
-	quiet bool // no progress display
+	conn    *logConn
+	dir     string // the audit's directory; "" for the log's under the trusted state
+	workers int    // 0 for the default
+	quiet   bool   // no progress display
 }
 
 // round updates the trusted checkpoint and audits the log up to it.
@@ -49,7 +50,7 @@ func (a *auditor) round(ctx context.Context) (*client.Checked, *client.AuditRepo
 	if err != nil {
 		return nil, nil, err
 	}
-	dir := *a.flags.dir
+	dir := a.dir
 	if dir == "" {
 		dir = filepath.Join(a.conn.tracker.Store.LogDir(c.Checkpoint.Origin), "audit")
 	}
@@ -59,7 +60,7 @@ func (a *auditor) round(ctx context.Context) (*client.Checked, *client.AuditRepo
 		Blob:     a.conn.api.ReadBlob,
 		Roots:    a.conn.roots,
 		Dir:      dir,
-		Workers:  *a.flags.workers,
+		Workers:  a.workers,
 		Progress: p.update,
 	}, c.Checkpoint)
 	p.done()
@@ -107,7 +108,7 @@ match its checkpoint, 3 for a split view.`)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &auditor{conn: conn, flags: af, quiet: *quiet}
+	a := &auditor{conn: conn, dir: *af.dir, workers: *af.workers, quiet: *quiet}
 	_, r, err := a.round(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -7,8 +7,8 @@
 //
 //	vigil keygen --type log|witness|manufacturer|device --name NAME --out FILE
 //	vigil sign   --kind KIND --key FILE --predicate FILE --out FILE
-//	vigil submit --log URL [--no-wait] [--out FILE] ENVELOPE
-//	vigil verify --log-vkey FILE | --policy FILE --trust-roots FILE [--log URL] BUNDLE...
+//	vigil submit --log URL | --policy FILE --trust-roots FILE [--no-wait] [--out FILE] ENVELOPE
+//	vigil verify --log-vkey FILE | --policy FILE --trust-roots FILE [--log URL [--audit-dir DIR]] BUNDLE...
 //	vigil prove inclusion   --policy FILE --trust-roots FILE (--index N | --envelope FILE | --receipt FILE)
 //	vigil prove consistency --policy FILE [--from CHECKPOINT]
 //	vigil verify-fork --log-vkey FILE | --policy FILE FORK-PROOF

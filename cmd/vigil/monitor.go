@@ -54,7 +54,7 @@ reported and retried next round.`)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &monitorLoop{a: &auditor{conn: conn, flags: af, quiet: true}, webhook: *webhook, asJSON: *af.asJSON, hc: &http.Client{Timeout: 30 * time.Second}}
+	m := &monitorLoop{a: &auditor{conn: conn, dir: *af.dir, workers: *af.workers, quiet: true}, webhook: *webhook, asJSON: *af.asJSON, hc: &http.Client{Timeout: 30 * time.Second}}
 	for {
 		err := m.round(ctx)
 		if errors.As(err, new(*client.ForkError)) {

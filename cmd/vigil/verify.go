@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vigil-log/vigil/client"
@@ -15,7 +18,7 @@ import (
 )
 
 func verify(args []string) error {
-	flags := newFlags("verify", "--log-vkey FILE | --policy FILE, --trust-roots FILE [--envelope FILE | --envelope-dir DIR] [--log URL] BUNDLE...",
+	flags := newFlags("verify", "--log-vkey FILE | --policy FILE, --trust-roots FILE [--envelope FILE | --envelope-dir DIR] [--log URL [--state DIR] [--audit-dir DIR]] BUNDLE...",
 		`  vigil verify --log-vkey data/log.vkey --trust-roots trust-roots.json attestation.bundle.json
   # a directory of receipts, each beside the envelope it answers (same file name)
   vigil verify --log-vkey data/log.vkey --trust-roots fleet/trust-roots.json \
@@ -35,7 +38,13 @@ holds.
 With --log and --policy it also proves each bundle's checkpoint consistent
 with the trusted state of that log (see 'vigil prove consistency'), and a
 newer one becomes trusted; a contradiction stops with exit status 3 and a
-fork-proof file.`)
+fork-proof file. It then checks revocations: it brings the local audit of the
+log up to date ('vigil audit', incremental: the first run replays the whole
+log, later ones only what is new) and reports every revocation of the
+entry's signer, device, enrolling manufacturer key or firmware. An entry the
+log should have refused (its signer revoked before it, say) does not verify;
+a revocation after the entry is reported, and the entry stays valid evidence
+of what came before it.`)
 	vkeyFile := flags.String("log-vkey", "", "the log's verifier key (note vkey), e.g. DIR/log.vkey")
 	policyFile := flags.String("policy", "", "a C2SP tlog-policy file: the log and the witness quorum (instead of --log-vkey)")
 	rootsFile := flags.String("trust-roots", "", "trust-roots file of the manufacturers to trust")
@@ -43,6 +52,7 @@ fork-proof file.`)
 	envDir := flags.String("envelope-dir", "", "directory of submitted envelopes, named as the bundles")
 	logURL := flags.String("log", "", "the log's base URL: fetch SBOM blobs from it and, with --policy, prove consistency")
 	stateDir := flags.String("state", "", "trusted-state directory, with --log and --policy (default: $XDG_STATE_HOME/vigil or ~/.local/state/vigil)")
+	auditDir := flags.String("audit-dir", "", "the local audit's directory, with --log and --policy (default: the log's directory under --state, /audit)")
 	quiet := flags.Bool("q", false, "print only failures and the summary")
 	if err := parse(flags, args); err != nil {
 		return err
@@ -85,7 +95,7 @@ fork-proof file.`)
 	if trust.Roots, err = client.ParseTrustRoots(rb); err != nil {
 		return fmt.Errorf("%s: %w", *rootsFile, err)
 	}
-	var tracker *client.Tracker
+	var rev *revocations
 	if *logURL != "" && trust.Policy != nil {
 		tiles, err := client.HTTPTiles(*logURL, nil)
 		if err != nil {
@@ -97,8 +107,16 @@ fork-proof file.`)
 				return err
 			}
 		}
-		tracker = &client.Tracker{Policy: trust.Policy, Tiles: tiles, Store: &client.TrustStore{Dir: dir}}
+		conn := &logConn{
+			tracker: &client.Tracker{Policy: trust.Policy, Tiles: tiles, Store: &client.TrustStore{Dir: dir}},
+			api:     &client.LogClient{URL: *logURL},
+			roots:   trust.Roots,
+			url:     *logURL,
+		}
+		rev = &revocations{a: &auditor{conn: conn, dir: *auditDir, quiet: *quiet}}
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	failed := 0
 	for _, name := range flags.Args() {
 		env := *envFile
@@ -106,8 +124,9 @@ fork-proof file.`)
 			env = filepath.Join(*envDir, filepath.Base(name))
 		}
 		v, err := verifyOne(name, env, *envDir != "", trust, *logURL)
-		if err == nil && tracker != nil {
-			err = consistent(tracker, v)
+		var st *client.Standing
+		if err == nil && rev != nil {
+			st, err = rev.check(ctx, v)
 		}
 		var fe *client.ForkError
 		if errors.As(err, &fe) {
@@ -130,6 +149,9 @@ fork-proof file.`)
 				fmt.Printf("  cosigned by %d witnesses under the policy's quorum, the earliest at %s\n", len(w.Cosigned), t.UTC().Format(time.RFC3339))
 			}
 		}
+		if st != nil {
+			printStanding(v, st)
+		}
 	}
 	if flags.NArg() > 1 || *quiet {
 		fmt.Printf("%d of %d bundles verified\n", flags.NArg()-failed, flags.NArg())
@@ -140,13 +162,58 @@ fork-proof file.`)
 	return nil
 }
 
-// consistent proves a verified bundle's checkpoint consistent with the
-// trusted state of its log.
-func consistent(t *client.Tracker, v *client.Verified) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_, err := t.Accept(ctx, v.SignedCheckpoint)
-	return err
+// revocations checks verified bundles against the log's history: it proves
+// each bundle's checkpoint consistent with the trusted state, and learns the
+// revocations from the local audit, which it brings up to date once.
+type revocations struct {
+	a      *auditor
+	report *client.AuditReport
+}
+
+// check proves v's checkpoint consistent with the trusted state and returns
+// v's standing in the audit. An entry the log should have refused is an
+// error.
+func (r *revocations) check(ctx context.Context, v *client.Verified) (*client.Standing, error) {
+	actx, cancel := context.WithTimeout(ctx, time.Minute)
+	_, err := r.a.conn.tracker.Accept(actx, v.SignedCheckpoint)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if r.report == nil || r.report.Size < v.Checkpoint.Size {
+		if _, r.report, err = r.a.round(ctx); err != nil {
+			return nil, fmt.Errorf("checking revocations: %w", err)
+		}
+	}
+	st, err := r.report.Standing(v)
+	if err != nil {
+		return nil, fmt.Errorf("checking revocations: %w", err)
+	}
+	if st.Refused() {
+		var why []string
+		for _, an := range st.Anomalies {
+			why = append(why, an.Code+": "+an.Detail)
+		}
+		return nil, fmt.Errorf("the audit of the log finds that it should have refused this entry (%s)", strings.Join(why, "; "))
+	}
+	return st, nil
+}
+
+// printStanding prints what the audit knows of a verified entry.
+func printStanding(v *client.Verified, st *client.Standing) {
+	for _, an := range st.Anomalies {
+		fmt.Printf("  anomaly %s: %s\n", an.Code, an.Detail)
+	}
+	if len(st.Revocations) == 0 {
+		fmt.Printf("  no revocation of its signer, device or firmware in the log up to size %d (local audit)\n", st.Audited)
+	}
+	for _, rn := range st.Revocations {
+		when := "after this entry, which stays valid evidence"
+		if rn.Index < v.Index {
+			when = "before this entry"
+		}
+		fmt.Printf("  REVOKED: %s %s at index %d, %s\n", rn.Target, rn.ID, rn.Index, when)
+	}
 }
 
 // verifyOne verifies one bundle file. envFile, if not empty, is the envelope
@@ -187,14 +254,22 @@ func verifyOne(name, envFile string, optional bool, trust client.VerifyOptions, 
 		return nil, err
 	}
 	if env != nil {
-		e, err := client.NewEntry(env)
-		if err != nil {
-			return nil, fmt.Errorf("the envelope: %w", err)
-		}
-		lb, err := e.Leaf().Marshal()
-		if err != nil || string(lb) != string(v.Leaf) {
-			return nil, fmt.Errorf("the bundle proves another entry than %s", envFile)
+		if err := proves(v, env); err != nil {
+			return nil, fmt.Errorf("%s: %w", envFile, err)
 		}
 	}
 	return v, nil
+}
+
+// proves checks that a verified bundle proves the entry of env.
+func proves(v *client.Verified, env *client.Envelope) error {
+	e, err := client.NewEntry(env)
+	if err != nil {
+		return fmt.Errorf("the envelope: %w", err)
+	}
+	lb, err := e.Leaf().Marshal()
+	if err != nil || !bytes.Equal(lb, v.Leaf) {
+		return errors.New("the bundle proves another entry than the envelope")
+	}
+	return nil
 }
