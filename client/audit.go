@@ -151,6 +151,14 @@ type AuditConfig struct {
 	// Progress, if set, is called from the goroutine running Audit at most
 	// ten times a second while entries are read, and once when all are.
 	Progress func(AuditProgress)
+	// Index, if set, receives a Fact for every entry, in log order, and is
+	// kept in step with the audit's state (see Indexer). Optional.
+	Index Indexer
+	// SkipSignatures takes every entry's signatures as verified and checks
+	// only authority. It is for a log server folding the entries it
+	// admitted itself, which verified them then; an independent audit
+	// never sets it.
+	SkipSignatures bool
 }
 
 // AuditProgress is a snapshot of a running audit.
@@ -365,7 +373,7 @@ func Audit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*AuditRep
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	defer unlock()
-	a, err := openAudit(cfg, cp)
+	a, err := openAudit(ctx, cfg, cp)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -378,17 +386,17 @@ func Audit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*AuditRep
 	}
 	if err != nil {
 		if errors.Is(err, ErrRootMismatch) || errors.Is(err, ErrBadTiles) {
-			if rerr := a.discardProgress(); rerr != nil {
+			if rerr := a.discardProgress(ctx); rerr != nil {
 				return nil, fmt.Errorf("audit: %w (and discarding the progress: %v)", err, rerr)
 			}
 		} else if a.rng.End() > a.saved {
-			if serr := a.save(progressFile); serr != nil {
+			if serr := a.save(ctx, progressFile); serr != nil {
 				return nil, fmt.Errorf("audit: %w (and saving the progress: %v)", err, serr)
 			}
 		}
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	if err := a.commit(); err != nil {
+	if err := a.commit(ctx); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	return a.report(cp, start), nil
@@ -472,12 +480,14 @@ type auditor struct {
 	resumed      uint64 // entries audited before this run
 	lastProgress time.Time
 	saved        uint64 // size last persisted
+	verified     uint64 // size of the state persisted as verified (audit.json)
+	facts        []Fact // the current batch's, for the Index
 	savedAt      time.Time
 }
 
 // openAudit loads Dir's state, or starts an empty one. Dir exists: Audit
 // has locked it.
-func openAudit(cfg AuditConfig, cp *flog.Checkpoint) (*auditor, error) {
+func openAudit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*auditor, error) {
 	roots, err := cfg.Roots.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("encoding trust roots: %w", err)
@@ -503,6 +513,14 @@ func openAudit(cfg AuditConfig, cp *flog.Checkpoint) (*auditor, error) {
 	st := verified
 	if progress != nil && (verified == nil || progress.Size > verified.Size) {
 		st = progress
+	}
+	if verified != nil {
+		a.verified = verified.Size
+	}
+	if cfg.Index != nil {
+		if st, err = a.alignIndex(ctx, st); err != nil {
+			return nil, err
+		}
 	}
 	if st == nil {
 		return a, nil
@@ -533,6 +551,30 @@ func openAudit(cfg AuditConfig, cp *flog.Checkpoint) (*auditor, error) {
 	return a, nil
 }
 
+// alignIndex brings the index and the state to resume from, st, to one
+// size: an index ahead of st (a crash between their commits) is truncated;
+// one behind it (missing, say) makes the audit start again, returning nil.
+func (a *auditor) alignIndex(ctx context.Context, st *auditState) (*auditState, error) {
+	n, err := a.cfg.Index.Size(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the index's size: %w", err)
+	}
+	size := uint64(0)
+	if st != nil {
+		size = st.Size
+	}
+	switch {
+	case n < size:
+		a.verified = 0
+		return nil, nil
+	case n > size:
+		if err := a.cfg.Index.Truncate(ctx, size); err != nil {
+			return nil, fmt.Errorf("truncating the index to %d entries: %w", size, err)
+		}
+	}
+	return st, nil
+}
+
 // read reads one of Dir's state files, or returns nil if there is none. A
 // file for another log or other trust roots is refused.
 func (a *auditor) read(name string, cp *flog.Checkpoint) (*auditState, error) {
@@ -560,8 +602,14 @@ func (a *auditor) read(name string, cp *flog.Checkpoint) (*auditState, error) {
 	return &st, nil
 }
 
-// save writes the state atomically to one of Dir's files.
-func (a *auditor) save(name string) error {
+// save writes the state atomically to one of Dir's files, after committing
+// the index to the same size.
+func (a *auditor) save(ctx context.Context, name string) error {
+	if a.cfg.Index != nil {
+		if err := a.cfg.Index.Commit(ctx, a.rng.End()); err != nil {
+			return fmt.Errorf("committing the index: %w", err)
+		}
+	}
 	st := auditState{
 		Version: auditVersion, Origin: a.origin, TrustRoots: a.rootsID,
 		Size: a.rng.End(), Range: a.rng.Hashes(), State: a.state.snapshot(),
@@ -583,17 +631,24 @@ func (a *auditor) save(name string) error {
 
 // commit records the audit as verified: its entries hash to a checkpoint's
 // root.
-func (a *auditor) commit() error {
-	if err := a.save(auditFile); err != nil {
+func (a *auditor) commit(ctx context.Context) error {
+	if err := a.save(ctx, auditFile); err != nil {
 		return err
 	}
-	return a.discardProgress()
+	a.verified = a.rng.End()
+	return a.discardProgress(ctx)
 }
 
-// discardProgress removes the unverified progress, if any.
-func (a *auditor) discardProgress() error {
+// discardProgress removes the unverified progress, if any, and the index's
+// facts beyond the verified state.
+func (a *auditor) discardProgress(ctx context.Context) error {
 	if err := os.Remove(filepath.Join(a.cfg.Dir, progressFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing %s: %w", progressFile, err)
+	}
+	if a.cfg.Index != nil {
+		if err := a.cfg.Index.Truncate(ctx, a.verified); err != nil {
+			return fmt.Errorf("truncating the index to the verified %d entries: %w", a.verified, err)
+		}
 	}
 	return nil
 }
@@ -696,11 +751,11 @@ func (a *auditor) run(ctx context.Context, cp *flog.Checkpoint) error {
 		if b.err != nil {
 			return b.err
 		}
-		if err := a.applyBatch(b); err != nil {
+		if err := a.applyBatch(ctx, b); err != nil {
 			return err
 		}
 		if a.rng.End()-a.saved >= persistEvery && time.Since(a.savedAt) >= persistInterval {
-			if err := a.save(progressFile); err != nil {
+			if err := a.save(ctx, progressFile); err != nil {
 				return err
 			}
 		}
@@ -886,7 +941,7 @@ func (a *auditor) verify(it *item) {
 	} else if dk, ok := a.keys.Load(id); ok {
 		k = dk.(*PublicKey)
 	}
-	it.signed = k != nil && VerifySignatures(e, k) == nil
+	it.signed = a.cfg.SkipSignatures || k != nil && VerifySignatures(e, k) == nil
 }
 
 // parallel calls fn for each of [0, n) on the audit's workers, chunk at a
@@ -907,27 +962,40 @@ func (a *auditor) parallel(n int, fn func(int)) {
 	wg.Wait()
 }
 
-// applyBatch judges and folds a batch's entries in log order.
-func (a *auditor) applyBatch(b *batch) error {
+// applyBatch judges and folds a batch's entries in log order, and gives
+// their facts to the Index.
+func (a *auditor) applyBatch(ctx context.Context, b *batch) error {
 	if a.mismatch == nil {
 		a.mismatch = b.mismatch
 	}
+	a.facts = a.facts[:0]
 	for i := range b.items {
 		it := &b.items[i]
 		if err := a.rng.Append(it.hash, nil); err != nil {
 			return fmt.Errorf("extending the compact range: %w", err)
 		}
-		a.apply(b.first+uint64(i), it)
+		idx, before := b.first+uint64(i), len(a.anomalies)
+		f := a.apply(idx, it)
+		if a.cfg.Index != nil {
+			f.Index, f.Anomalies = idx, slices.Clone(a.anomalies[before:])
+			a.facts = append(a.facts, f)
+		}
+	}
+	if a.cfg.Index != nil {
+		if err := a.cfg.Index.Add(ctx, a.facts); err != nil {
+			return fmt.Errorf("indexing entries from %d: %w", b.first, err)
+		}
 	}
 	return nil
 }
 
 // apply judges one entry as the log should have, against the entries it
-// accepted before, and folds it in if it passes.
-func (a *auditor) apply(idx uint64, it *item) {
+// accepted before, and folds it in if it passes. It returns the entry's
+// Fact but for its index and anomalies.
+func (a *auditor) apply(idx uint64, it *item) Fact {
 	if it.anomaly != nil {
 		a.anomalies = append(a.anomalies, *it.anomaly)
-		return
+		return Fact{Entry: it.entry}
 	}
 	e := it.entry
 	var err error
@@ -941,17 +1009,24 @@ func (a *auditor) apply(idx uint64, it *item) {
 	}
 	if err != nil {
 		a.refused(idx, e, err)
-		return
+		return Fact{Entry: e}
 	}
 	a.state.Apply(idx, e)
+	f := Fact{Entry: e, Accepted: true}
 	switch e.Kind {
 	case KindSBOM:
 		if _, ok := a.sboms[e.FirmwareDigest()]; !ok {
 			a.sboms[e.FirmwareDigest()] = idx
 		}
 	case KindAttestation:
-		a.attested(idx, e, it.digest)
+		f.Head = a.attested(idx, e, it.digest)
+		f.Manufacturer = a.state.Device(e.SignerKeyID()).Manufacturer
+		return f
 	}
+	if m := a.cfg.Roots.ManufacturerOf(e.SignerKeyID()); m != nil {
+		f.Manufacturer = m.Name
+	}
+	return f
 }
 
 // refused records an entry the log should have refused.
@@ -975,8 +1050,9 @@ func (a *auditor) refused(idx uint64, e *Entry, err error) {
 }
 
 // attested follows a device's attestation chain and checks the firmware an
-// accepted attestation reports.
-func (a *auditor) attested(idx uint64, e *Entry, digest string) {
+// accepted attestation reports. It reports whether the attestation became
+// the head of its device's chain.
+func (a *auditor) attested(idx uint64, e *Entry, digest string) (head bool) {
 	at, keyID := e.Attestation, e.SignerKeyID()
 	h := a.chains[keyID]
 	count := uint64(1)
@@ -1002,6 +1078,7 @@ func (a *auditor) attested(idx uint64, e *Entry, digest string) {
 			a.anomalies = append(a.anomalies, a.chainAnomaly(AnomalyChainBreak, idx, e, h, fmt.Sprintf("prev does not name the previous attestation (entry %d)", h.Index)))
 		}
 		a.chains[keyID] = &chainHead{Seq: at.Seq, Digest: digest, Index: idx, Firmware: at.Firmware.Digest, Count: count}
+		head = true
 	}
 	fw := at.Firmware.Digest
 	if rev, ok := a.state.firmwareRevocation(fw); ok {
@@ -1013,6 +1090,7 @@ func (a *auditor) attested(idx uint64, e *Entry, digest string) {
 		an.Firmware = fw
 		a.anomalies = append(a.anomalies, an)
 	}
+	return head
 }
 
 // chainAnomaly describes a chain anomaly of the attestation e against the

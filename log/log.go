@@ -32,6 +32,7 @@ import (
 	tclient "github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
 	badger "github.com/transparency-dev/tessera/storage/posix/antispam"
+	"github.com/vigil-log/vigil/client"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -252,6 +253,13 @@ func (l *Log) Origin() string { return l.cfg.Signer.Name() }
 
 // Reader returns the Tessera log reader, for followers of the log's content.
 func (l *Log) Reader() tessera.LogReader { return l.reader }
+
+// Tiles reads the log's published checkpoint, tiles and entry bundles
+// through its Tessera reader, for client code such as an audit of the log
+// by its own server.
+func (l *Log) Tiles() *client.Tiles {
+	return &client.Tiles{Checkpoint: l.reader.ReadCheckpoint, Tile: l.reader.ReadTile, EntryBundle: l.reader.ReadEntryBundle}
+}
 
 // Sequence adds a leaf and blocks until it has a durable index: after it
 // returns, the leaf survives a crash. An identical leaf already in the log

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-log/vigil/client"
 	vlog "github.com/vigil-log/vigil/log"
+	"github.com/vigil-log/vigil/personality/index"
 )
 
 // Error codes of the submission API. Every refusal answers with a JSON body
@@ -30,6 +31,8 @@ const (
 	CodeKey             = "invalid_key"              // 400: malformed or unsupported public key
 	CodeSBOM            = "invalid_sbom"             // 400: SBOM does not parse as CycloneDX or SPDX
 	CodeInvalidIndex    = "invalid_index"            // 400: entry index is not a decimal number
+	CodeBadQuery        = "bad_query"                // 400: a query's UDI, package URL, time or paging is malformed
+	CodeAdvisory        = "invalid_advisory"         // 400: the body is not an OSV advisory
 	CodeUnknownKey      = "unknown_key"              // 403: signer is no trust root and no enrolled device
 	CodeBadSignature    = "bad_signature"            // 403: signature or proof of possession does not verify
 	CodeNotEnrolled     = "device_not_enrolled"      // 403: attestation by a key no enrollment binds
@@ -39,6 +42,7 @@ const (
 	CodeConflict        = "conflict"                 // 409: contradicts the log (key or UDI already bound)
 	CodeBodyTooLarge    = "body_too_large"           // 413: body over the limit (16 MiB)
 	CodeLeafTooLarge    = "leaf_too_large"           // 413: a non-SBOM entry too large for a leaf
+	CodeNoIndex         = "no_index"                 // 501: the server keeps no query index
 	CodePushback        = "pushback"                 // 503: log overloaded; retry after Retry-After
 	CodeInternal        = "internal"                 // 500: the server failed; nothing was appended
 )
@@ -60,6 +64,10 @@ var errorCodes = []struct {
 	{client.ErrSBOM, CodeSBOM, http.StatusBadRequest},
 	{client.ErrPredicate, CodePredicate, http.StatusBadRequest},
 	{errInvalidIndex, CodeInvalidIndex, http.StatusBadRequest},
+	{errBadParam, CodeBadQuery, http.StatusBadRequest},
+	{index.ErrBadQuery, CodeBadQuery, http.StatusBadRequest},
+	{client.ErrPURL, CodeBadQuery, http.StatusBadRequest},
+	{client.ErrOSV, CodeAdvisory, http.StatusBadRequest},
 	{client.ErrUnknownKey, CodeUnknownKey, http.StatusForbidden},
 	{client.ErrBadSignature, CodeBadSignature, http.StatusForbidden},
 	{client.ErrNotEnrolled, CodeNotEnrolled, http.StatusForbidden},
@@ -67,6 +75,8 @@ var errorCodes = []struct {
 	{client.ErrUnauthorized, CodeUnauthorized, http.StatusForbidden},
 	{vlog.ErrNotFound, CodeNotFound, http.StatusNotFound},
 	{fs.ErrNotExist, CodeNotFound, http.StatusNotFound},
+	{index.ErrNotFound, CodeNotFound, http.StatusNotFound},
+	{errNoIndex, CodeNoIndex, http.StatusNotImplemented},
 	{client.ErrConflict, CodeConflict, http.StatusConflict},
 	{errBodyTooLarge, CodeBodyTooLarge, http.StatusRequestEntityTooLarge},
 	{client.ErrLeafTooLarge, CodeLeafTooLarge, http.StatusRequestEntityTooLarge},
@@ -142,8 +152,19 @@ type Accepted struct {
 //	                            without submitting it: 200 with {"index": N},
 //	                            or 404. A client proves the answer itself.
 //	GET  /v1/blobs/sha256/{hex} a blob (an SBOM statement).
+//
+// and, with an index (Config.Index), the query API, whose answers are
+// claims a client proves (see client.DeviceInfo and the others):
+//
+//	GET  /v1/devices/{udi}                         a device: enrollment, key, status, latest attestation
+//	GET  /v1/devices/{udi}/attestations?from=SEQ&limit=N   its attestations from seq SEQ (N up to 1000, default 100)
+//	GET  /v1/devices/{udi}/at?time=RFC3339         the attestation in force at a time, and the next
+//	GET  /v1/impact?purl=PURL[&since=RFC3339]      builds whose SBOM has the package, devices running them
+//	POST /v1/impact[?since=RFC3339]                the same for an OSV advisory (the body)
+//	GET  /v1/field-actions/{id}                    a field action's population, corrected or not
 func (p *Personality) Handler() http.Handler {
 	mux := http.NewServeMux()
+	p.queryRoutes(mux)
 	mux.HandleFunc("POST /v1/entries", p.handleSubmit)
 	mux.HandleFunc("GET /v1/entries/{index}", p.handleGetEntry)
 	mux.HandleFunc("POST /v1/lookup", p.handleLookup)

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vigil-log/vigil/client"
 	vlog "github.com/vigil-log/vigil/log"
+	"github.com/vigil-log/vigil/personality/index"
 )
 
 // Log is what the personality needs of a log. *log.Log implements it.
@@ -52,6 +53,9 @@ type Config struct {
 	Blobs *BlobStore
 	// Roots are the trust-root manufacturers. Required.
 	Roots *client.TrustRoots
+	// Index answers the query API. Optional: without it the query routes
+	// answer 501.
+	Index *index.Index
 	// WaitTimeout bounds how long a submission waits for a checkpoint that
 	// includes it before answering 202 with its index. Default 10s.
 	WaitTimeout time.Duration

@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-log/vigil/client"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/log/logtest"
+	"github.com/vigil-log/vigil/personality/index"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -45,6 +46,7 @@ type fixture struct {
 	beta     *client.PrivateKey
 	beta2    *client.PrivateKey // a second Beta key
 	blobsDir string
+	index    *index.Index // the query index start gives the personality, if any
 }
 
 func mustKey(t testing.TB, alg string) *client.PrivateKey {
@@ -83,7 +85,7 @@ func (f *fixture) start() {
 		f.t.Fatal(err)
 	}
 	f.p, err = New(context.Background(), Config{
-		Log: f.log, Blobs: blobs, Roots: f.roots, WaitTimeout: 10 * time.Second,
+		Log: f.log, Blobs: blobs, Roots: f.roots, Index: f.index, WaitTimeout: 10 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(testWriter{f.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

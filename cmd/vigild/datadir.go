@@ -19,6 +19,7 @@ const (
 	treeDir     = "tree"     // Tessera's POSIX tree: what /checkpoint and /tile serve
 	antispamDir = "antispam" // Tessera's badger antispam index
 	blobsDir    = "blobs"    // content-addressed SBOM statements
+	indexDir    = "index"    // the query index and the state of the audit that builds it
 )
 
 // dataDir is an opened data directory.
@@ -77,6 +78,7 @@ func openDataDir(dir, origin string) (*dataDir, error) {
 func (d *dataDir) tree() string     { return filepath.Join(d.path, treeDir) }
 func (d *dataDir) antispam() string { return filepath.Join(d.path, antispamDir) }
 func (d *dataDir) blobs() string    { return filepath.Join(d.path, blobsDir) }
+func (d *dataDir) index() string    { return filepath.Join(d.path, indexDir) }
 
 func (d *dataDir) createKey(origin string) error {
 	if origin == "" {

@@ -57,6 +57,7 @@ import (
 	"github.com/vigil-log/vigil/cmd/internal/serve"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/personality"
+	"github.com/vigil-log/vigil/personality/index"
 	"k8s.io/klog/v2"
 )
 
@@ -184,14 +185,23 @@ func run(cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	follower, err := index.NewFollower(index.FollowerConfig{
+		Tiles: lg.Tiles(), Verifier: dd.verifier, Blob: blobs.Get, Roots: roots, Dir: dd.index(),
+		Logger: logger.With("component", "index"),
+	})
+	if err != nil {
+		return err
+	}
+	defer follower.Close()
 	p, err := personality.New(ctx, personality.Config{
-		Log: lg, Blobs: blobs, Roots: roots, WaitTimeout: cfg.waitTimeout,
+		Log: lg, Blobs: blobs, Roots: roots, Index: follower.Index(), WaitTimeout: cfg.waitTimeout,
 		Logger: logger, Registerer: reg,
 	})
 	if err != nil {
 		return err
 	}
 	go p.Follow(ctx, time.Second)
+	go follower.Run(ctx)
 
 	mux.Handle("/v1/", p.Handler())
 	mux.Handle("/checkpoint", lg.Handler())

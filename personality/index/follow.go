@@ -1,0 +1,178 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vigil-log/vigil/client"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// FollowerConfig configures a Follower.
+type FollowerConfig struct {
+	// Tiles reads the log: its checkpoint, hash tiles and entry bundles.
+	// Required.
+	Tiles *client.Tiles
+	// Verifier verifies the log's checkpoints. Required.
+	Verifier note.Verifier
+	// Blob reads an SBOM statement by its hex SHA-256, as
+	// client.AuditConfig.Blob. Required if the log has SBOMs.
+	Blob func(ctx context.Context, hexDigest string) ([]byte, error)
+	// Roots are the trust roots the log admits under. Required.
+	Roots *client.TrustRoots
+	// Dir holds the index (Dir/index.db) and the state of the audit that
+	// builds it (Dir/audit). Created if missing. Required.
+	Dir string
+	// Rebuild discards what Dir holds and builds the index from the first
+	// entry.
+	Rebuild bool
+	// Interval is how often Run looks for a new checkpoint. Default 1s.
+	Interval time.Duration
+	// Progress, if set, receives the progress of each catch-up, as
+	// client.AuditConfig.Progress.
+	Progress func(client.AuditProgress)
+	// Logger receives lifecycle events and new anomalies. Nil discards.
+	Logger *slog.Logger
+}
+
+// Follower keeps an Index in step with a log: for each new checkpoint it
+// runs client.Audit from where the index stands, which folds the new
+// entries in. It takes the log's signatures as verified (the log checked
+// them at admission; vigil audit is the independent check) and checks
+// everything else, so the index holds only what the log was right to
+// accept, and the anomalies of anything else.
+type Follower struct {
+	cfg    FollowerConfig
+	index  *Index
+	unlock func()
+	report atomic.Pointer[client.AuditReport]
+}
+
+// NewFollower opens, or creates, the index in cfg.Dir. It holds Dir for
+// its lifetime: a second Follower of the same Dir (a vigild reindex while
+// vigild runs) is refused.
+func NewFollower(cfg FollowerConfig) (*Follower, error) {
+	switch {
+	case cfg.Tiles == nil || cfg.Verifier == nil || cfg.Roots == nil || cfg.Dir == "":
+		return nil, errors.New("index: Tiles, Verifier, Roots and Dir are required")
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	unlock, err := hold(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Rebuild {
+		for _, name := range []string{File, File + "-wal", File + "-shm", "audit"} {
+			if err := os.RemoveAll(filepath.Join(cfg.Dir, name)); err != nil {
+				unlock()
+				return nil, fmt.Errorf("index: discarding %s: %w", name, err)
+			}
+		}
+	}
+	idx, err := Open(cfg.Dir)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	return &Follower{cfg: cfg, index: idx, unlock: unlock}, nil
+}
+
+// hold takes an exclusive lock on dir/HOLD, or fails at once if someone
+// holds it.
+func hold(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "HOLD"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("index: %s is in use by another process (a running vigild?)", dir)
+		}
+		return nil, fmt.Errorf("index: locking %s: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// Index returns the index, for queries.
+func (f *Follower) Index() *Index { return f.index }
+
+// Report returns the report of the last catch-up, or nil before the first.
+func (f *Follower) Report() *client.AuditReport { return f.report.Load() }
+
+// CatchUp folds the entries up to the log's latest checkpoint into the
+// index.
+func (f *Follower) CatchUp(ctx context.Context) (*client.AuditReport, error) {
+	raw, err := f.cfg.Tiles.Checkpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("index: reading the checkpoint: %w", err)
+	}
+	cp, err := client.VerifyCheckpoint(raw, f.cfg.Verifier)
+	if err != nil {
+		return nil, fmt.Errorf("index: the log's checkpoint: %w", err)
+	}
+	before := f.report.Load()
+	r, err := client.Audit(ctx, client.AuditConfig{
+		Tiles:          f.cfg.Tiles,
+		Blob:           f.cfg.Blob,
+		Roots:          f.cfg.Roots,
+		Dir:            filepath.Join(f.cfg.Dir, "audit"),
+		Index:          f.index,
+		SkipSignatures: true,
+		Progress:       f.cfg.Progress,
+	}, cp)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	f.report.Store(r)
+	if before == nil || len(r.Anomalies) > len(before.Anomalies) {
+		known := 0
+		if before != nil {
+			known = len(before.Anomalies)
+		}
+		for _, an := range r.Anomalies[known:] {
+			f.cfg.Logger.WarnContext(ctx, "anomaly in the log", "index", an.Index, "code", an.Code, "udi", an.UDI, "detail", an.Detail)
+		}
+	}
+	return r, nil
+}
+
+// Run catches up every Interval until ctx ends.
+func (f *Follower) Run(ctx context.Context) {
+	t := time.NewTicker(f.cfg.Interval)
+	defer t.Stop()
+	for {
+		if r, err := f.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			f.cfg.Logger.ErrorContext(ctx, "following the log into the index", "err", err)
+		} else if err == nil && r.New > 0 {
+			f.cfg.Logger.DebugContext(ctx, "index caught up", "size", r.Size, "new", r.New)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close closes the index and lets Dir go.
+func (f *Follower) Close() error {
+	err := f.index.Close()
+	f.unlock()
+	return err
+}
