@@ -3,6 +3,7 @@ package personality
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,7 @@ type fixture struct {
 	beta2    *client.PrivateKey // a second Beta key
 	blobsDir string
 	index    *index.Index // the query index start gives the personality, if any
+	logVKey  string       // the log's verifier key
 }
 
 func mustKey(t testing.TB, alg string) *client.PrivateKey {
@@ -71,7 +73,12 @@ func newFixture(t *testing.T) *fixture {
 	if f.roots, err = client.ParseTrustRoots(rootsJSON); err != nil {
 		t.Fatal(err)
 	}
-	f.log, f.verifier = logtest.New(t)
+	skey, vkey, err := note.GenerateKey(rand.Reader, logtest.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.log, f.verifier = logtest.NewWithKey(t, skey)
+	f.logVKey = vkey
 	f.blobsDir = t.TempDir()
 	f.start()
 	return f

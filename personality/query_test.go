@@ -3,9 +3,11 @@ package personality
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -48,7 +50,7 @@ type story struct {
 	stale, revoked       *auditDevice
 	clone                *auditDevice
 	fork                 uint64
-	sbomOld              uint64 // the index of fwOld's SBOM
+	sbomOld, sbomBeta    uint64 // the indexes of fwOld's and fwBeta's SBOMs
 }
 
 // attestAt submits the next attestation of d in its chain, at a device time
@@ -70,11 +72,12 @@ func newStory(t *testing.T) *story {
 	sbom := func(fw, name, version string, mfr *client.PrivateKey, comps ...string) []byte {
 		return s.sign(client.NewSBOMStatement(client.PredicateCycloneDX, cdxSBOM(t, name, version, comps...), name+"-"+version+".bin", fw), mfr)
 	}
-	s.sbomOld = s.submit(
+	sboms := s.submit(
 		sbom(s.fwOld, "ip300-fw", "4.1.0", s.acme, "openssl@3.0.7", "zlib@1.3.1"),
 		sbom(s.fwNew, "ip300-fw", "4.2.2", s.acme, "openssl@3.0.13", "zlib@1.3.1"),
 		sbom(s.fwBeta, "gm2-fw", "1.0", s.beta, "zlib@1.2.13"),
-	)[0]
+	)
+	s.sbomOld, s.sbomBeta = sboms[0], sboms[2]
 	s.enroll(6, acmeGTIN, "A", s.acme, s.fwOld)
 	s.enroll(2, betaGTIN, "B", s.beta, s.fwBeta)
 	for day := range 3 {
@@ -456,5 +459,160 @@ func TestIndexRebuildAndTruncate(t *testing.T) {
 	}
 	if got := s.answers(t, rebuilt.Index()); got != atCP2 {
 		t.Errorf("rebuilt index answers otherwise:\n%s\nwant\n%s", got, fmt.Sprint(atCP2))
+	}
+}
+
+// tamperProxy serves the story's log: the tiles as they are, and the query
+// API through tamper, which may rewrite an answer's JSON.
+func (s *story) tamperProxy(tamper func(path string, v map[string]any)) *client.Querier {
+	s.t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/", s.log.Handler())
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, s.fixture.srv.URL+r.URL.RequestURI(), r.Body)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var v map[string]any
+		if tamper != nil && !strings.HasPrefix(r.URL.Path, "/v1/blobs/") && resp.StatusCode == http.StatusOK && json.Unmarshal(b, &v) == nil {
+			tamper(r.URL.Path, v)
+			b, _ = json.Marshal(v)
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(b)
+	})
+	srv := httptest.NewServer(mux)
+	s.t.Cleanup(srv.Close)
+	tiles, err := client.HTTPTiles(srv.URL, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	policy, err := client.ParsePolicy([]byte("log " + s.logVKey + "\nquorum none\n"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return &client.Querier{
+		Tracker: &client.Tracker{Policy: policy, Tiles: tiles, Store: &client.TrustStore{Dir: s.t.TempDir()}},
+		API:     &client.LogClient{URL: srv.URL},
+		Roots:   s.roots,
+	}
+}
+
+// TestProvenAnswers proves the query API's answers with client.Querier: an
+// honest server's answers all prove, with the clone's fork found along its
+// chain; a server that hides an attestation shows a gap; and every false
+// claim (a component its SBOM lacks, a device not running an affected
+// build, another device's attestation, a remedy before the action) is
+// refused.
+func TestProvenAnswers(t *testing.T) {
+	s := newStory(t)
+	ctx := context.Background()
+	s.checkpoint()
+	f := s.follow(t.TempDir())
+	if _, err := f.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.index = f.Index()
+	s.start()
+	a0 := s.devs[0]
+
+	honest := s.tamperProxy(nil)
+	dev, err := honest.Device(ctx, a0.udi)
+	if err != nil || dev.Status != client.StatusActive || dev.Latest.Index != a0.last {
+		t.Fatalf("Device = %+v, %v", dev, err)
+	}
+	if dev, err := honest.Device(ctx, s.revoked.udi); err != nil || dev.Status != client.StatusRevoked {
+		t.Errorf("Device(revoked) = %+v, %v", dev, err)
+	}
+	h, err := honest.History(ctx, a0.udi)
+	if err != nil || len(h.Attestations) != 4 || len(h.Problems) != 0 {
+		t.Errorf("History(A000) = %+v, %v; want 4 attestations, no problem", h, err)
+	}
+	h, err = honest.History(ctx, s.clone.udi)
+	if err != nil || len(h.Problems) != 1 || h.Problems[0].Code != client.AnomalyChainFork || h.Problems[0].Index != s.fork {
+		t.Errorf("History(clone) = %+v, %v; want the fork at %d", h, err, s.fork)
+	}
+	at, err := honest.At(ctx, a0.udi, s.day(1).Add(time.Hour))
+	if err != nil || at.InForce == nil || at.InForce.Seq != 1 || at.Next == nil || !at.Adjacent {
+		t.Errorf("At = %+v, %v; want seq 1 in force, seq 2 adjacent", at, err)
+	}
+	since := s.day(1)
+	im, err := honest.Impact(ctx, "pkg:generic/openssl@3.0.7", nil, &since)
+	if err != nil || len(im.Builds) != 1 || len(im.Affected) != 3 || len(im.Unknown) != 1 {
+		t.Errorf("Impact = %+v, %v", im, err)
+	}
+	advisory := []byte(`{"id": "VIGIL-TEST-1", "affected": [{"package": {"purl": "pkg:generic/openssl"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "3.0.0"}, {"fixed": "3.0.8"}]}]}]}`)
+	if im, err := honest.Impact(ctx, "", advisory, nil); err != nil || len(im.Affected) != 4 {
+		t.Errorf("Impact(advisory) = %+v, %v", im, err)
+	}
+	fa, err := honest.FieldAction(ctx, "FSCA-2026-0042")
+	if err != nil || len(fa.Corrected) != 2 || len(fa.NotCorrected) != 4 {
+		t.Errorf("FieldAction = %+v, %v", fa, err)
+	}
+
+	// The server omits A000's seq 1 from its history: a gap.
+	hiding := s.tamperProxy(func(path string, v map[string]any) {
+		if strings.HasSuffix(path, "/attestations") {
+			as := v["attestations"].([]any)
+			v["attestations"] = append(as[:1:1], as[2:]...)
+		}
+	})
+	h, err = hiding.History(ctx, a0.udi)
+	if err != nil || len(h.Problems) != 1 || h.Problems[0].Code != client.AnomalyChainGap || h.Problems[0].Missing != 1 {
+		t.Errorf("History with seq 1 hidden = %+v, %v; want a gap of 1", h, err)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		tamper func(path string, v map[string]any)
+		ask    func(q *client.Querier) error
+	}{
+		// The acceptance case: a build is claimed affected, but the SBOM
+		// blob its leaf commits to does not list the component.
+		{"a component the SBOM lacks", func(path string, v map[string]any) {
+			if path == "/v1/impact" {
+				b := v["builds"].([]any)[0].(map[string]any)
+				v["builds"] = append(v["builds"].([]any), map[string]any{"digest": s.fwBeta, "name": "gm2-fw", "version": "1.0", "manufacturer": "Beta",
+					"sbom": s.sbomBeta, "components": b["components"]})
+			}
+		}, func(q *client.Querier) error {
+			_, err := q.Impact(ctx, "pkg:generic/openssl@3.0.7", nil, nil)
+			return err
+		}},
+		{"a device not running an affected build", func(path string, v map[string]any) {
+			if path == "/v1/impact" {
+				v["affected"] = append(v["affected"].([]any), map[string]any{"udi": a0.udi, "enrollment": a0.enrollment,
+					"latest": map[string]any{"index": a0.last, "seq": 3, "time": s.day(4), "firmware": map[string]any{"version": "4.2.2", "digest": s.fwNew}, "head": true}})
+			}
+		}, func(q *client.Querier) error {
+			_, err := q.Impact(ctx, "pkg:generic/openssl@3.0.7", nil, nil)
+			return err
+		}},
+		{"another device's attestation", func(path string, v map[string]any) {
+			if l, ok := v["latest"].(map[string]any); ok {
+				l["index"] = float64(s.devs[1].last)
+			}
+		}, func(q *client.Querier) error { _, err := q.Device(ctx, a0.udi); return err }},
+		{"a remedy before the action", func(path string, v map[string]any) {
+			if c, ok := v["corrected"].([]any); ok && len(c) > 0 {
+				r := c[0].(map[string]any)["remedy"].(map[string]any)
+				r["index"] = float64(s.sbomOld) // an entry before the action, and no attestation
+			}
+		}, func(q *client.Querier) error { _, err := q.FieldAction(ctx, "FSCA-2026-0042"); return err }},
+		{"an answer of a larger tree than the log signed", func(path string, v map[string]any) {
+			v["treeSize"] = v["treeSize"].(float64) + 10
+		}, func(q *client.Querier) error { _, err := q.Device(ctx, a0.udi); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.ask(s.tamperProxy(tc.tamper))
+			if !errors.Is(err, client.ErrFalseAnswer) {
+				t.Fatalf("error %v, want ErrFalseAnswer", err)
+			}
+			t.Logf("refused: %v", err)
+		})
 	}
 }
