@@ -258,7 +258,7 @@ func (q *Querier) Device(ctx context.Context, udi string) (*ProvenDevice, error)
 		return nil, err
 	}
 	var info DeviceInfo
-	if err := q.API.getJSON(ctx, "/v1/devices/"+url.PathEscape(udi), &info); err != nil {
+	if err := q.API.GetJSON(ctx, "/v1/devices/"+url.PathEscape(udi), &info); err != nil {
 		return nil, err
 	}
 	if err := p.within(info.TreeSize); err != nil {
@@ -362,7 +362,7 @@ func (q *Querier) History(ctx context.Context, udi string) (*ProvenHistory, erro
 	var all *History
 	for from := uint64(0); ; {
 		var h History
-		if err := q.API.getJSON(ctx, "/v1/devices/"+url.PathEscape(udi)+"/attestations?limit=1000&from="+strconv.FormatUint(from, 10), &h); err != nil {
+		if err := q.API.GetJSON(ctx, "/v1/devices/"+url.PathEscape(udi)+"/attestations?limit=1000&from="+strconv.FormatUint(from, 10), &h); err != nil {
 			return nil, err
 		}
 		if err := p.within(h.TreeSize); err != nil {
@@ -462,7 +462,7 @@ func (q *Querier) At(ctx context.Context, udi string, t time.Time) (*ProvenAt, e
 		return nil, err
 	}
 	var a AtAnswer
-	if err := q.API.getJSON(ctx, "/v1/devices/"+url.PathEscape(udi)+"/at?time="+url.QueryEscape(t.UTC().Format(time.RFC3339Nano)), &a); err != nil {
+	if err := q.API.GetJSON(ctx, "/v1/devices/"+url.PathEscape(udi)+"/at?time="+url.QueryEscape(t.UTC().Format(time.RFC3339Nano)), &a); err != nil {
 		return nil, err
 	}
 	if err := p.within(a.TreeSize); err != nil {
@@ -542,7 +542,7 @@ func (q *Querier) Impact(ctx context.Context, purl string, advisory []byte, sinc
 	if adv != nil {
 		err = q.API.postJSON(ctx, "/v1/impact?"+query.Encode(), advisory, &im)
 	} else {
-		err = q.API.getJSON(ctx, "/v1/impact?"+query.Encode(), &im)
+		err = q.API.GetJSON(ctx, "/v1/impact?"+query.Encode(), &im)
 	}
 	if err != nil {
 		return nil, err
@@ -619,7 +619,7 @@ func (q *Querier) FieldAction(ctx context.Context, id string) (*ProvenFieldActio
 		return nil, err
 	}
 	var st FieldActionStatus
-	if err := q.API.getJSON(ctx, "/v1/field-actions/"+url.PathEscape(id), &st); err != nil {
+	if err := q.API.GetJSON(ctx, "/v1/field-actions/"+url.PathEscape(id), &st); err != nil {
 		return nil, err
 	}
 	if err := p.within(st.TreeSize); err != nil {
@@ -666,8 +666,10 @@ func (q *Querier) FieldAction(ctx context.Context, id string) (*ProvenFieldActio
 	return &ProvenFieldAction{Answer: Answer{Checked: p.c}, FieldActionStatus: &st}, nil
 }
 
-// getJSON GETs a query answer.
-func (c *LogClient) getJSON(ctx context.Context, path string, v any) error {
+// GetJSON GETs a query answer (a path of the query API, such as
+// /v1/devices/{udi}) and decodes it strictly, unproven: Querier proves
+// answers.
+func (c *LogClient) GetJSON(ctx context.Context, path string, v any) error {
 	b, err := c.get(ctx, path)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-log/vigil/client"
+	"github.com/vigil-log/vigil/personality/index"
 )
 
 // errAnomalies is returned when an audit completed and found anomalies.
@@ -54,8 +55,16 @@ func (a *auditor) round(ctx context.Context) (*client.Checked, *client.AuditRepo
 	if dir == "" {
 		dir = filepath.Join(a.conn.tracker.Store.LogDir(c.Checkpoint.Origin), "audit")
 	}
+	// The local index: the same fold, into the same database, as the log
+	// server's query index, so its answers can be set against the log's.
+	x, err := index.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer x.Close()
 	p := newProgress(os.Stderr, a.quiet)
 	r, err := client.Audit(ctx, client.AuditConfig{
+		Index:    x,
 		Tiles:    a.conn.tracker.Tiles,
 		Blob:     a.conn.api.ReadBlob,
 		Roots:    a.conn.roots,
@@ -80,7 +89,8 @@ checkpoint (policy-verified, consistency proven from tiles), then fetches
 every entry bundle and hash tile, recomputes the root and checks it against
 that checkpoint, re-verifies every entry's signatures and authority exactly as
 the log should have, follows every device's attestation chain, and keeps a
-local index of devices, chains and firmware builds.
+local index: the audit's state, and in --audit-dir/index.db the same SQLite
+index, built by the same fold, that vigild answers its query API from.
 
 It is resumable (interrupt it and run it again: it continues where it
 stopped) and incremental (a later run reads only the new entries; the

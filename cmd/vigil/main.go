@@ -13,6 +13,9 @@
 //	vigil prove consistency --policy FILE [--from CHECKPOINT]
 //	vigil verify-fork --log-vkey FILE | --policy FILE FORK-PROOF
 //	vigil audit   --policy FILE --trust-roots FILE [--json]
+//	vigil device show|history|at --policy FILE --trust-roots FILE [--time T] UDI
+//	vigil impact  --policy FILE --trust-roots FILE (--purl PURL | --osv FILE) [--since T]
+//	vigil field-action status --policy FILE --trust-roots FILE ID
 //	vigil monitor --policy FILE --trust-roots FILE [--interval D] [--webhook URL]
 //
 // Verbs that talk to a log take --policy (a C2SP tlog-policy file: the log's
@@ -50,6 +53,10 @@ var verbs = map[string]verb{
 	"verify": {"verify an evidence bundle offline", verify},
 	"prove":  {"prove inclusion or consistency from the log's tiles", prove},
 	"audit":  {"replay the whole log: root, every signature, every device chain", audit},
+	"device": {"a device's state, history or state at a time, proven", device},
+	"impact": {"which builds and devices a vulnerable component affects, proven", impact},
+
+	"field-action": {"a field action's corrected and uncorrected devices, proven", fieldAction},
 
 	"monitor": {"audit in a loop, report new anomalies, compare witnesses' views", monitor},
 

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/vigil-log/vigil/client"
@@ -128,8 +129,11 @@ type Index struct {
 	tx *sql.Tx // open from the first Add after a Commit until the next
 }
 
-// Open opens the index in dir/File, creating it if missing.
+// Open opens the index in dir/File, creating it (and dir) if missing.
 func Open(dir string) (*Index, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("opening the index: %w", err)
+	}
 	// Every connection: write-ahead logging (readers do not block the
 	// writer), a full fsync at commit (a committed size survives a power
 	// cut, so the audit's state never gets ahead of it), and a wait rather
