@@ -5,13 +5,16 @@
 //
 //	vigild --data DIR [--listen 127.0.0.1:8080] [--origin ORIGIN] --trust-roots FILE
 //	       [--witness-policy FILE] [--checkpoint-interval 250ms] [--batch-max-age 50ms]
+//	vigild reindex --data DIR --trust-roots FILE
 //
 // On the first start with an empty (or missing) DIR it creates the log: an
 // Ed25519 note key in DIR/log.key (mode 0600) named --origin, its verifier key
 // in DIR/log.vkey, and an empty tree. Later starts open that log, refuse a
 // key readable by others, and never make a new log over an existing
 // directory. DIR also holds the tree (DIR/tree), the antispam index
-// (DIR/antispam) and the SBOM blobs (DIR/blobs).
+// (DIR/antispam), the SBOM blobs (DIR/blobs) and the query index (DIR/index:
+// a SQLite database and the state of the audit that folds the log into it;
+// derived state, rebuilt when missing or behind, or by vigild reindex).
 //
 // It serves, on --listen:
 //
@@ -19,6 +22,9 @@
 //	POST /v1/entries                     submit a DSSE envelope
 //	GET  /v1/entries/{index}             an entry's evidence bundle
 //	GET  /v1/blobs/sha256/{hex}          an SBOM statement
+//	GET  /v1/devices/{udi}[/attestations|/at]  the query API (see personality.Handler)
+//	GET  /v1/impact, POST /v1/impact     which builds and devices a component affects
+//	GET  /v1/field-actions/{id}          a field action's corrected devices
 //	GET  /metrics                        Prometheus metrics
 //	GET  /healthz                        200 when serving
 //
@@ -62,6 +68,16 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "reindex" {
+		if err := reindex(os.Args[2:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return
+			}
+			fmt.Fprintf(os.Stderr, "vigild reindex: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var (
 		dataFlag     = flag.String("data", "", "data directory (required); created with a new log if empty")
 		listen       = flag.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
