@@ -34,11 +34,23 @@ var (
 // a third of them updating half-way.
 type fleetIndex struct {
 	x       *Index
+	dir     string
 	entries uint64
 	devices int
 }
 
+// benchFleet is built by the first benchmark that needs it and shared.
 var benchFleet *fleetIndex
+
+// TestMain removes the benchmarks' fleet index when the tests end.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchFleet != nil {
+		benchFleet.x.Close()
+		os.RemoveAll(benchFleet.dir)
+	}
+	os.Exit(code)
+}
 
 // unsigned wraps a statement in an envelope with a placeholder signature:
 // the index takes signatures as checked (Audit checks them), so the
@@ -70,7 +82,6 @@ func buildFleet(b *testing.B) *fleetIndex {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {})
 	x, err := Open(dir)
 	if err != nil {
 		b.Fatal(err)
@@ -158,7 +169,7 @@ func buildFleet(b *testing.B) *fleetIndex {
 	if err := x.Commit(ctx, idx); err != nil {
 		b.Fatal(err)
 	}
-	benchFleet = &fleetIndex{x: x, entries: idx, devices: len(devs)}
+	benchFleet = &fleetIndex{x: x, dir: dir, entries: idx, devices: len(devs)}
 	b.Logf("indexed %d entries of %d devices in %s", idx, len(devs), time.Since(start).Round(time.Millisecond))
 	return benchFleet
 }
