@@ -88,6 +88,57 @@ func scanDevice(s scanner) (*device, error) {
 	return &d, nil
 }
 
+// refColumns are the columns scanRef reads.
+const refColumns = `udi, enrollment, latest, latest_seq, latest_time, latest_firmware, latest_version`
+
+func scanRef(s scanner) (client.DeviceRef, error) {
+	var (
+		d                 client.DeviceRef
+		latest, seq, t    sql.NullInt64
+		firmware, version sql.NullString
+	)
+	if err := s.Scan(&d.UDI, &d.Enrollment, &latest, &seq, &t, &firmware, &version); err != nil {
+		return d, err
+	}
+	if latest.Valid {
+		d.Latest = &client.AttestationRef{Index: uint64(latest.Int64), Seq: uint64(seq.Int64), Time: nanos(t.Int64),
+			Firmware: client.Firmware{Digest: firmware.String, Version: version.String}, Head: true}
+	}
+	return d, nil
+}
+
+// refs returns the devices each query selects, as refs, sorted by UDI.
+// Several queries rather than one with OR let each use an index range.
+func (r *reader) refs(ctx context.Context, queries ...query) ([]client.DeviceRef, error) {
+	out := []client.DeviceRef{}
+	for _, q := range queries {
+		rows, err := r.tx.QueryContext(ctx, `SELECT `+refColumns+` FROM devices WHERE `+q.where, q.args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			d, err := scanRef(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b client.DeviceRef) int { return strings.Compare(a.UDI, b.UDI) })
+	return out, nil
+}
+
+// query is a WHERE clause and its arguments.
+type query struct {
+	where string
+	args  []any
+}
+
 // devices returns the devices a query selects, sorted by UDI.
 func (r *reader) devices(ctx context.Context, where string, args ...any) ([]*device, error) {
 	rows, err := r.tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE `+where+` ORDER BY udi`, args...)
@@ -349,12 +400,8 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		if q.Since != nil {
 			since = q.Since.UnixNano()
 		}
-		affected, err := r.devices(ctx, `latest_firmware IN `+in+` AND latest_time >= ?`, append(digests, since)...)
-		if err != nil {
+		if out.Affected, err = r.refs(ctx, query{`latest_firmware IN ` + in + ` AND latest_time >= ?`, append(digests, since)}); err != nil {
 			return nil, fmt.Errorf("reading devices: %w", err)
-		}
-		for _, d := range affected {
-			out.Affected = append(out.Affected, d.DeviceRef)
 		}
 		// The models that ever ran an affected build; their devices that have
 		// not reported since (or ever) are in an unknown state.
@@ -373,12 +420,11 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		}
 		mrows.Close()
 		if len(models) > 0 {
-			unknown, err := r.devices(ctx, `di IN `+placeholders(len(models))+` AND (latest IS NULL OR latest_time < ?)`, append(models, since)...)
-			if err != nil {
+			in := placeholders(len(models))
+			if out.Unknown, err = r.refs(ctx,
+				query{`di IN ` + in + ` AND latest_time IS NULL`, models},
+				query{`di IN ` + in + ` AND latest_time < ?`, append(models, since)}); err != nil {
 				return nil, fmt.Errorf("reading devices: %w", err)
-			}
-			for _, d := range unknown {
-				out.Unknown = append(out.Unknown, d.DeviceRef)
 			}
 		}
 		return out, nil
