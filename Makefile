@@ -35,7 +35,8 @@ run: build ## a local log on ./data with two local witnesses (2-of-2 policy) and
 	@echo
 	BIN=bin DATA=$(DATA) LISTEN=$(LISTEN) ORIGIN=$(ORIGIN) ROOTS=$(ROOTS) deploy/local/run.sh
 
-test: ## everything the tests need, then all the tests
+test: ## everything the tests need (Chromium for the report test), then all the tests
+	sh deploy/ci/install-test-deps.sh
 	$(GO) test -timeout 20m ./...
 
 race: ## the short tests under the race detector

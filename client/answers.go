@@ -273,7 +273,7 @@ func (q *Querier) Device(ctx context.Context, udi string) (*ProvenDevice, error)
 		return nil, err
 	}
 	if info.UDI != udi {
-		if a, _ := ParseUDI(info.UDI); a.DeviceID() != mustDeviceID(udi) {
+		if a, _ := ParseUDI(info.UDI); a.DeviceID() != DeviceIDOf(udi) {
 			return nil, fmt.Errorf("%w: it is about %s", ErrFalseAnswer, info.UDI)
 		}
 	}
@@ -312,15 +312,6 @@ func (q *Querier) Device(ctx context.Context, udi string) (*ProvenDevice, error)
 		}
 	}
 	return &ProvenDevice{Answer: Answer{Checked: p.c}, DeviceInfo: &info}, nil
-}
-
-// mustDeviceID returns the device ID of a UDI, or "" if it does not parse.
-func mustDeviceID(udi string) string {
-	u, err := ParseUDI(udi)
-	if err != nil {
-		return ""
-	}
-	return u.DeviceID()
 }
 
 // ChainProblem is a break in a device's attestation history, as a client

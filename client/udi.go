@@ -233,6 +233,16 @@ func (u UDI) DeviceID() string {
 	return UDI{DI: u.DI, Serial: u.Serial}.String()
 }
 
+// DeviceIDOf returns the DeviceID of a UDI in text form, or "" if it does
+// not parse.
+func DeviceIDOf(udi string) string {
+	u, err := ParseUDI(udi)
+	if err != nil {
+		return ""
+	}
+	return u.DeviceID()
+}
+
 // UDIPrefix is a range of device identifiers that one labeler controls, as
 // listed in a manufacturer's trust root.
 type UDIPrefix struct {

@@ -16,6 +16,7 @@
 //	vigil device show|history|at --policy FILE --trust-roots FILE [--time T] UDI
 //	vigil impact  --policy FILE --trust-roots FILE (--purl PURL | --osv FILE) [--since T]
 //	vigil field-action status --policy FILE --trust-roots FILE ID
+//	vigil report device UDI|field-action ID --policy FILE --trust-roots FILE [--at TIME] --out DIR
 //	vigil monitor --policy FILE --trust-roots FILE [--interval D] [--webhook URL]
 //
 // Verbs that talk to a log take --policy (a C2SP tlog-policy file: the log's
@@ -55,6 +56,7 @@ var verbs = map[string]verb{
 	"audit":  {"replay the whole log: root, every signature, every device chain", audit},
 	"device": {"a device's state, history or state at a time, proven", device},
 	"impact": {"which builds and devices a vulnerable component affects, proven", impact},
+	"report": {"write a self-contained HTML evidence report a regulator can file", report},
 
 	"field-action": {"a field action's corrected and uncorrected devices, proven", fieldAction},
 
