@@ -160,7 +160,6 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-
 // Open opens the index in dir/File, creating it (and dir) if missing.
 func Open(dir string) (*Index, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
