@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/vigil-log/vigil/client"
@@ -169,7 +170,11 @@ func Open(dir string) (*Index, error) {
 	// writer), a full fsync at commit (a committed size survives a power
 	// cut, so the audit's state never gets ahead of it), and a wait rather
 	// than an error when the writer holds the lock.
-	dsn := (&url.URL{Scheme: "file", Path: dir + "/" + File, RawQuery: "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"}).String()
+	abs, err := filepath.Abs(filepath.Join(dir, File))
+	if err != nil {
+		return nil, fmt.Errorf("opening the index: %w", err)
+	}
+	dsn := (&url.URL{Scheme: "file", Path: abs, RawQuery: "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening the index: %w", err)
