@@ -35,6 +35,8 @@ type sim struct {
 
 	submitted, duplicates, skipped atomic.Int64
 	byKind                         sync.Map // kind name -> *atomic.Int64
+	// phase names what a scenario is doing, for the progress line.
+	phase atomic.Pointer[string]
 }
 
 // build is one firmware build of a model.
@@ -47,6 +49,14 @@ type build struct {
 	SBOMFormat   string      `json:"sbomFormat"`
 	Components   []component `json:"components"`
 	SBOMIndex    uint64      `json:"sbomIndex"`
+}
+
+// plannedBuild is a build with what its SBOM envelope is made from: the
+// manufacturer's position in the fleet and the components with their CPEs.
+type plannedBuild struct {
+	build
+	mi    int
+	comps []fwComponent
 }
 
 type component struct {
@@ -96,6 +106,11 @@ func runCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, d := range []string{"envelopes", "receipts"} {
+		if err := os.MkdirAll(filepath.Join(*state, d), 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
 	s.noWait = *noWait
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -126,16 +141,29 @@ func loadSim(dir, url string, seed uint64, conc int) (*sim, error) {
 		}
 		s.mkeys = append(s.mkeys, k)
 	}
-	for _, d := range []string{"envelopes", "receipts"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", d, err)
-		}
-	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = conc * 2
 	s.lc = &client.LogClient{URL: url, HTTP: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
 	return s, nil
 }
+
+// modelRef names a model by its manufacturer's and its own position in
+// the fleet.
+type modelRef struct{ m, md int }
+
+// models lists every model of every manufacturer, in fleet order: devices
+// go round-robin over them.
+func (s *sim) models() []modelRef {
+	var models []modelRef
+	for i, m := range s.fleet.Manufacturers {
+		for j := range m.Models {
+			models = append(models, modelRef{i, j})
+		}
+	}
+	return models
+}
+
+func (s *sim) model(r modelRef) fleetModel { return s.fleet.Manufacturers[r.m].Models[r.md] }
 
 func (s *sim) run(ctx context.Context, nDevices, nAtt, conc int) error {
 	start := time.Now()
@@ -145,14 +173,7 @@ func (s *sim) run(ctx context.Context, nDevices, nAtt, conc int) error {
 		stopProgress()
 		return err
 	}
-	// Devices go round-robin over every model of every manufacturer.
-	type modelRef struct{ m, md int }
-	var models []modelRef
-	for i, m := range s.fleet.Manufacturers {
-		for j := range m.Models {
-			models = append(models, modelRef{i, j})
-		}
-	}
+	models := s.models()
 	truth := make([]truthDevice, nDevices)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
@@ -205,11 +226,51 @@ func (s *sim) progress(start time.Time) func() {
 				return
 			case <-t.C:
 				n := s.submitted.Load()
-				fmt.Fprintf(os.Stderr, "fleetsim: %d submitted, %d skipped, %.0f entries/s\n", n, s.skipped.Load(), float64(n)/time.Since(start).Seconds())
+				rate := float64(n) / time.Since(start).Seconds()
+				if p := s.phase.Load(); p != nil {
+					fmt.Fprintf(os.Stderr, "fleetsim: %s: %d submitted, %.0f entries/s\n", *p, n, rate)
+				} else {
+					fmt.Fprintf(os.Stderr, "fleetsim: %d submitted, %d skipped, %.0f entries/s\n", n, s.skipped.Load(), rate)
+				}
 			}
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// planBuild returns the build of version v of a model of manufacturer mi,
+// with the components the seed picks for its image; its SBOM is not yet
+// published.
+func (s *sim) planBuild(mi int, md fleetModel, v string) plannedBuild {
+	image := fmt.Sprintf("%s-%s.bin", md.Firmware, v)
+	h := sha256.Sum256([]byte(image))
+	comps := pickComponents(rand.New(rand.NewPCG(s.seed, uint64(h[0])<<8|uint64(h[1]))))
+	b := plannedBuild{build: build{Manufacturer: s.fleet.Manufacturers[mi].Name, Model: md.Name, Version: v, Image: image,
+		Digest: firmwareDigest(s.seed, image), SBOMFormat: md.Format}, mi: mi}
+	b.setComponents(comps)
+	return b
+}
+
+// setComponents sets the components the build's SBOM lists.
+func (b *plannedBuild) setComponents(comps []fwComponent) {
+	b.comps, b.Components = comps, nil
+	for _, c := range comps {
+		b.Components = append(b.Components, component{Name: c.name, Version: c.version, PURL: c.purl})
+	}
+}
+
+// sbomEnvelope is the build's SBOM statement, signed by its manufacturer.
+func (s *sim) sbomEnvelope(b *plannedBuild) ([]byte, error) {
+	doc, err := buildSBOM(b.SBOMFormat, b.Image, b.Version, b.Digest, b.comps)
+	if err != nil {
+		return nil, err
+	}
+	pt := client.PredicateCycloneDX
+	if b.SBOMFormat == "spdx" {
+		pt = client.PredicateSPDX
+	}
+	env, _, err := signEnvelope(client.NewSBOMStatement(pt, doc, b.Image, b.Digest), s.mkeys[b.mi])
+	return env, err
 }
 
 // publishBuilds submits an SBOM for every firmware build of every model.
@@ -218,62 +279,75 @@ func (s *sim) publishBuilds(ctx context.Context) ([]build, error) {
 	for i, m := range s.fleet.Manufacturers {
 		for _, md := range m.Models {
 			for _, v := range md.Versions {
-				image := fmt.Sprintf("%s-%s.bin", md.Firmware, v)
-				digest := firmwareDigest(s.seed, image)
-				h := sha256.Sum256([]byte(image))
-				comps := pickComponents(rand.New(rand.NewPCG(s.seed, uint64(h[0])<<8|uint64(h[1]))))
-				b := build{Manufacturer: m.Name, Model: md.Name, Version: v, Image: image, Digest: digest, SBOMFormat: md.Format}
-				for _, c := range comps {
-					b.Components = append(b.Components, component{Name: c.name, Version: c.version, PURL: c.purl})
-				}
-				idx, _, err := s.submitItem(ctx, "sbom-"+image, "sbom", func() ([]byte, error) {
-					doc, err := buildSBOM(md.Format, image, v, digest, comps)
-					if err != nil {
-						return nil, err
-					}
-					pt := client.PredicateCycloneDX
-					if md.Format == "spdx" {
-						pt = client.PredicateSPDX
-					}
-					return marshalEnvelope(client.NewSBOMStatement(pt, doc, image, digest), s.mkeys[i])
-				})
+				b := s.planBuild(i, md, v)
+				idx, _, err := s.submitItem(ctx, "sbom-"+b.Image, "sbom", func() ([]byte, error) { return s.sbomEnvelope(&b) })
 				if err != nil {
 					return nil, err
 				}
 				b.SBOMIndex = idx
-				builds = append(builds, b)
+				builds = append(builds, b.build)
 			}
 		}
 	}
 	return builds, nil
 }
 
+// deviceUDI returns device i's UDI, of model md, and its serial number.
+func deviceUDI(md fleetModel, i int) (udi, serial string) {
+	serial = fmt.Sprintf("SIM%07d", i)
+	return "(01)" + md.GTIN + "(21)" + serial, serial
+}
+
+// enrollmentEnvelope is device i's enrollment by manufacturer mi. It is the
+// same bytes in every run of a seed: the manufacturer's Ed25519 signature
+// and the device's proof of possession are deterministic.
+func (s *sim) enrollmentEnvelope(i, mi int, md fleetModel, udi string, dk *client.PrivateKey) ([]byte, error) {
+	mk := s.mkeys[mi]
+	pop, err := possessionProof(s.seed, i, client.PossessionMessage(udi, mk.Public().ID()))
+	if err != nil {
+		return nil, err
+	}
+	st, err := client.NewStatement(client.PredicateEnrollment, &client.Enrollment{
+		UDI: udi, DeviceKey: string(dk.Public().PEM()), Model: md.Name,
+		Binding:           client.Binding{Type: "puf", Evidence: base64.StdEncoding.EncodeToString(derive(s.seed, "puf helper data", i, 32))},
+		ProofOfPossession: base64.StdEncoding.EncodeToString(pop),
+	})
+	if err != nil {
+		return nil, err
+	}
+	env, _, err := signEnvelope(st, mk)
+	return env, err
+}
+
+// attestationEnvelope is an attestation of a device of model ref, signed
+// by its key dk, and the hex SHA-256 of its payload: the prev of the
+// attestation that follows it in the chain.
+func (s *sim) attestationEnvelope(ref modelRef, dk *client.PrivateKey, udi string, seq uint64, prev string, t time.Time, fw client.Firmware) ([]byte, string, error) {
+	m := ref.m*16 + ref.md
+	st, err := client.NewStatement(client.PredicateAttestation, &client.Attestation{
+		UDI: udi, Seq: seq, Prev: prev, Time: t,
+		Firmware: fw, ConfigDigest: hex.EncodeToString(derive(s.seed, "config", m, 32)),
+		Measurements: []client.Measurement{{Name: "bootloader", Digest: hex.EncodeToString(derive(s.seed, "bootloader", m, 32))}},
+		Verdict:      "pass",
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return signEnvelope(st, dk)
+}
+
 // device enrolls device i and sends its attestations, in order.
 func (s *sim) device(ctx context.Context, i, mi, mdi, nAtt int, builds []build) (truthDevice, error) {
 	m, md := s.fleet.Manufacturers[mi], s.fleet.Manufacturers[mi].Models[mdi]
-	serial := fmt.Sprintf("SIM%07d", i)
-	udi := "(01)" + md.GTIN + "(21)" + serial
+	udi, serial := deviceUDI(md, i)
 	td := truthDevice{UDI: udi, Manufacturer: m.Name, Model: md.Name}
 	dk, err := deviceKey(s.seed, i)
 	if err != nil {
 		return td, err
 	}
 	td.KeyID = dk.Public().ID()
-	mk := s.mkeys[mi]
 	td.Enrollment, _, err = s.submitItem(ctx, "enroll-"+serial, "enrollment", func() ([]byte, error) {
-		pop, err := possessionProof(s.seed, i, client.PossessionMessage(udi, mk.Public().ID()))
-		if err != nil {
-			return nil, err
-		}
-		st, err := client.NewStatement(client.PredicateEnrollment, &client.Enrollment{
-			UDI: udi, DeviceKey: string(dk.Public().PEM()), Model: md.Name,
-			Binding:           client.Binding{Type: "puf", Evidence: base64.StdEncoding.EncodeToString(derive(s.seed, "puf helper data", i, 32))},
-			ProofOfPossession: base64.StdEncoding.EncodeToString(pop),
-		})
-		if err != nil {
-			return nil, err
-		}
-		return marshalEnvelope(st, mk)
+		return s.enrollmentEnvelope(i, mi, md, udi, dk)
 	})
 	if err != nil {
 		return td, err
@@ -286,47 +360,41 @@ func (s *sim) device(ctx context.Context, i, mi, mdi, nAtt int, builds []build) 
 		if i%2 == 1 && seq >= nAtt/2 {
 			v = md.Versions[len(md.Versions)-1]
 		}
-		image := fmt.Sprintf("%s-%s.bin", md.Firmware, v)
-		fw := client.Firmware{Version: v, Digest: firmwareDigest(s.seed, image)}
+		fw := client.Firmware{Version: v, Digest: firmwareDigest(s.seed, fmt.Sprintf("%s-%s.bin", md.Firmware, v))}
 		name := fmt.Sprintf("attest-%s-%04d", serial, seq)
-		var payload []byte
 		idx, env, err := s.submitItem(ctx, name, "attestation", func() ([]byte, error) {
-			st, err := client.NewStatement(client.PredicateAttestation, &client.Attestation{
-				UDI: udi, Seq: uint64(seq), Prev: prev, Time: base.Add(time.Duration(seq) * time.Hour),
-				Firmware: fw, ConfigDigest: hex.EncodeToString(derive(s.seed, "config", mi*16+mdi, 32)),
-				Measurements: []client.Measurement{{Name: "bootloader", Digest: hex.EncodeToString(derive(s.seed, "bootloader", mi*16+mdi, 32))}},
-				Verdict:      "pass",
-			})
-			if err != nil {
-				return nil, err
-			}
-			return marshalEnvelope(st, dk)
+			env, _, err := s.attestationEnvelope(modelRef{mi, mdi}, dk, udi, uint64(seq), prev, base.Add(time.Duration(seq)*time.Hour), fw)
+			return env, err
 		})
 		if err != nil {
 			return td, err
 		}
+		// The envelope may be one an interrupted run saved: prev comes
+		// from the bytes submitted.
 		e, err := client.ParseEnvelope(env)
 		if err != nil {
 			return td, fmt.Errorf("%s: %w", name, err)
 		}
-		payload = e.Payload
-		h := sha256.Sum256(payload)
+		h := sha256.Sum256(e.Payload)
 		prev = hex.EncodeToString(h[:])
 		td.Attestations = append(td.Attestations, truthAttestation{Seq: uint64(seq), Index: idx, Firmware: fw.Digest, Version: v})
 	}
 	return td, nil
 }
 
-func marshalEnvelope(st *client.Statement, k *client.PrivateKey) ([]byte, error) {
+// signEnvelope signs a statement into a DSSE envelope and returns its JSON,
+// newline-terminated, and the hex SHA-256 of its payload.
+func signEnvelope(st *client.Statement, k *client.PrivateKey) ([]byte, string, error) {
 	env, err := st.Sign(k)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	b, err := env.MarshalJSON()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return append(b, '\n'), nil
+	h := sha256.Sum256(env.Payload)
+	return append(b, '\n'), hex.EncodeToString(h[:]), nil
 }
 
 // submitItem submits one saved-or-new envelope and saves its receipt,
@@ -358,7 +426,7 @@ func (s *sim) submitItem(ctx context.Context, name, kind string, newEnvelope fun
 		s.skipped.Add(1)
 		return p.Index, env, nil
 	}
-	sub, err := s.submitWithRetry(ctx, env)
+	sub, err := s.submit(ctx, kind, env)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -367,13 +435,23 @@ func (s *sim) submitItem(ctx context.Context, name, kind string, newEnvelope fun
 			return 0, nil, err
 		}
 	}
+	return sub.Index, env, nil
+}
+
+// submit submits an envelope of the given kind (submitWithRetry) and counts
+// it once it is in the log.
+func (s *sim) submit(ctx context.Context, kind string, env []byte) (*client.Submission, error) {
+	sub, err := s.submitWithRetry(ctx, env)
+	if err != nil {
+		return nil, err
+	}
 	s.submitted.Add(1)
 	if sub.Duplicate {
 		s.duplicates.Add(1)
 	}
 	c, _ := s.byKind.LoadOrStore(kind, new(atomic.Int64))
 	c.(*atomic.Int64).Add(1)
-	return sub.Index, env, nil
+	return sub, nil
 }
 
 // submitWithRetry submits until the log answers with a bundle (with
