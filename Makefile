@@ -8,7 +8,7 @@ ROOTS    ?= testdata/dev/trust-roots.json
 FUZZTIME ?= 10s
 BENCHCOUNT ?= 5
 
-.PHONY: help build run test race fuzz bench lint gen check-gen check
+.PHONY: help build run demo test race fuzz bench lint gen check-gen check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ run: build ## a local log on ./data with two local witnesses (2-of-2 policy) and
 	@echo "  bin/vigil verify --policy $(DATA)/witness-policy.txt --trust-roots $(ROOTS) attestation.bundle.json"
 	@echo
 	BIN=bin DATA=$(DATA) LISTEN=$(LISTEN) ORIGIN=$(ORIGIN) ROOTS=$(ROOTS) deploy/local/run.sh
+
+demo: build ## the fleetsim scenario on a local log with witnesses, and three regulator answers, proven
+	BIN=bin deploy/local/demo.sh
 
 test: ## everything the tests need (Chromium for the report test), then all the tests
 	sh deploy/ci/install-test-deps.sh

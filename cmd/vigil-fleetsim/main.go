@@ -88,6 +88,8 @@ func main() {
 		err = runCmd(os.Args[2:])
 	case "scenario":
 		err = scenarioCmd(os.Args[2:])
+	case "check":
+		err = checkCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -116,11 +118,13 @@ Usage:
   vigil-fleetsim run --state DIR --url URL --devices N --attestations K [--seed S] [--concurrency C]
   vigil-fleetsim scenario --state DIR --url URL --devices N --attestations K [--seed S] [--concurrency C]
                           [--start 2026-01-01T00:00:00Z] [--force]
+  vigil-fleetsim check --state DIR --url URL --policy FILE
 
 run sends a plain fleet, with receipts. scenario plays a story (releases, an
 advisory, a field action, a revocation, a cloned device, offline devices)
 against a fresh log, without receipts, and writes the right answers to
-DIR/scenario-truth.json; it cannot be re-run against the same log.
+DIR/scenario-truth.json; it cannot be re-run against the same log. check
+asks the log every question of that truth, proves the answers and compares.
 
 Example:
   vigil-fleetsim init --out fleet

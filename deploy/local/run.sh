@@ -49,5 +49,11 @@ members=$(printf 'w%s ' $(seq ${#PORTS[@]}))
 policy+="group all-witnesses all $members"$'\n'"quorum all-witnesses"$'\n'
 printf '%s' "$policy" >"$DATA/witness-policy.txt"
 echo "vigil: ${#PORTS[@]} witnesses up (logs in $DATA/witnesses/); policy $DATA/witness-policy.txt needs all of them."
+# vigild runs in the background and the script waits for it, so that a
+# SIGTERM to the script (make demo stopping it) stops vigild and the
+# witnesses too, through the EXIT trap.
+trap 'exit 143' TERM INT
 "$BIN/vigild" --data "$DATA" --origin "$ORIGIN" --trust-roots "$ROOTS" --listen "$LISTEN" \
-	--witness-policy "$DATA/witness-policy.txt" --log-format text
+	--witness-policy "$DATA/witness-policy.txt" --log-format text &
+pids+=($!)
+wait "${pids[-1]}"
