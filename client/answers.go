@@ -434,9 +434,14 @@ type ProvenAt struct {
 	Answer
 	*AtAnswer
 	// LoggedBy is the upper bound on when the attestation in force was
-	// logged: the earliest witness cosignature on the checkpoint it is
-	// proven under. The device's own claim is InForce.Time.
-	LoggedBy *time.Time `json:"loggedBy,omitempty"`
+	// logged: the earliest witness cosignature on the first checkpoint the
+	// log names as including it (verified under the policy and proven
+	// consistent with the trusted one), or, if the log names none, on the
+	// checkpoint the answer is proven under. LoggedUnder is that
+	// checkpoint's size; LoggedBy is nil if no witness cosigned it (a
+	// policy with no quorum). The device's own claim is InForce.Time.
+	LoggedBy    *time.Time `json:"loggedBy,omitempty"`
+	LoggedUnder uint64     `json:"loggedUnder,omitempty"`
 	// Adjacent says Next is the very next attestation in the chain (seq+1,
 	// prev linking), so nothing came between; false when there is no Next
 	// or it does not link.
@@ -471,7 +476,15 @@ func (q *Querier) At(ctx context.Context, udi string, t time.Time) (*ProvenAt, e
 		if a.InForce.Time.After(t) {
 			return nil, falseAnswer(a.InForce.Index, "claims %s, after the time asked", a.InForce.Time.Format(time.RFC3339))
 		}
-		if w, ok := p.c.Earliest(); ok {
+		c, err := q.loggedBy(ctx, a.InForce.Index)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			c = p.c
+		}
+		out.LoggedUnder = c.Checkpoint.Size
+		if w, ok := c.Earliest(); ok {
 			out.LoggedBy = &w
 		}
 	}
@@ -491,6 +504,29 @@ func (q *Querier) At(ctx context.Context, udi string, t time.Time) (*ProvenAt, e
 		out.Adjacent = next.Attestation.Seq == in.Attestation.Seq+1 && next.Attestation.Prev == in.PayloadDigest()
 	}
 	return out, nil
+}
+
+// loggedBy asks the log for the first checkpoint it published that includes
+// the entry at index, verifies it under the policy and proves it consistent
+// with the trusted checkpoint (so its tree holds the same entry). It returns
+// nil if the log names none.
+func (q *Querier) loggedBy(ctx context.Context, index uint64) (*Checked, error) {
+	raw, err := q.API.get(ctx, "/v1/checkpoints/covering/"+strconv.FormatUint(index, 10))
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := q.Tracker.Accept(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("the checkpoint the log names as first including entry %d: %w", index, err)
+	}
+	if c.Checkpoint.Size <= index {
+		return nil, falseAnswer(index, "the checkpoint named as including it is of size %d", c.Checkpoint.Size)
+	}
+	return c, nil
 }
 
 // ProvenImpact is a proven impact answer.

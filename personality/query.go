@@ -94,6 +94,24 @@ func (p *Personality) queryRoutes(mux *http.ServeMux) {
 			return x().Impact(ctx, q)
 		})(w, r)
 	})
+	mux.HandleFunc("GET /v1/checkpoints/covering/{index}", func(w http.ResponseWriter, r *http.Request) {
+		if p.cfg.Index == nil {
+			p.writeError(w, r, errNoIndex)
+			return
+		}
+		idx, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
+		if err != nil {
+			p.writeError(w, r, errInvalidIndex)
+			return
+		}
+		raw, err := x().CheckpointCovering(r.Context(), idx)
+		if err != nil {
+			p.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(raw)
+	})
 	mux.HandleFunc("GET /v1/field-actions/{id}", p.handleQuery(func(ctx context.Context, r *http.Request) (any, error) {
 		return x().FieldAction(ctx, r.PathValue("id"))
 	}))

@@ -51,6 +51,8 @@ type story struct {
 	clone                *auditDevice
 	fork                 uint64
 	sbomOld, sbomBeta    uint64 // the indexes of fwOld's and fwBeta's SBOMs
+	firstDay             *flog.Checkpoint
+	firstDayRaw          []byte
 }
 
 // attestAt submits the next attestation of d in its chain, at a device time
@@ -86,6 +88,16 @@ func newStory(t *testing.T) *story {
 				continue // A004 goes quiet after its first attestation
 			}
 			s.attestAt(d, s.day(day), d.firmware)
+		}
+		if day == 0 {
+			// The checkpoint published after the first day, as the
+			// index's follower would have recorded it.
+			s.firstDay = s.checkpoint()
+			raw, err := s.tiles.Checkpoint(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.firstDayRaw = raw
 		}
 	}
 	s.stale, s.revoked, s.clone = s.devs[4], s.devs[5], s.devs[3]
@@ -539,6 +551,20 @@ func TestProvenAnswers(t *testing.T) {
 	at, err := honest.At(ctx, a0.udi, s.day(1).Add(time.Hour))
 	if err != nil || at.InForce == nil || at.InForce.Seq != 1 || at.Next == nil || !at.Adjacent {
 		t.Errorf("At = %+v, %v; want seq 1 in force, seq 2 adjacent", at, err)
+	}
+	// The time bound: with no recorded checkpoint before it, the answer's
+	// own checkpoint; once the follower has recorded the first day's, that
+	// one, for an attestation of the first day.
+	at, err = honest.At(ctx, a0.udi, s.day(0).Add(time.Hour))
+	if err != nil || at.LoggedUnder != at.Checked.Checkpoint.Size {
+		t.Errorf("At(day 0) bound under %d, %v; want the answer's checkpoint", at.LoggedUnder, err)
+	}
+	if err := f.Index().RecordCheckpoint(ctx, s.firstDay.Size, s.firstDayRaw); err != nil {
+		t.Fatal(err)
+	}
+	at, err = honest.At(ctx, a0.udi, s.day(0).Add(time.Hour))
+	if err != nil || at.LoggedUnder != s.firstDay.Size || at.InForce.Index >= s.firstDay.Size {
+		t.Errorf("At(day 0) bound under %d, %v; want the first day's checkpoint, size %d", at.LoggedUnder, err, s.firstDay.Size)
 	}
 	since := s.day(1)
 	im, err := honest.Impact(ctx, "pkg:generic/openssl@3.0.7", nil, &since)

@@ -228,7 +228,8 @@ func printAt(w io.Writer, a *client.ProvenAt) {
 	fmt.Fprintf(w, "device %s at %s\n", a.UDI, a.Time.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "  in force: %s\n", attestationLine(a.InForce))
 	if a.LoggedBy != nil {
-		fmt.Fprintf(w, "    the device claims %s; the witnesses put its logging no later than %s\n", a.InForce.Time.UTC().Format(time.RFC3339), a.LoggedBy.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "    the device claims %s; the witnesses put its logging no later than %s (checkpoint size %d)\n",
+			a.InForce.Time.UTC().Format(time.RFC3339), a.LoggedBy.UTC().Format(time.RFC3339), a.LoggedUnder)
 	}
 	fmt.Fprintf(w, "  next:     %s\n", attestationLine(a.Next))
 	switch {

@@ -81,6 +81,18 @@ func TestQueryVerbs(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("in force: index %d, seq 1,", d.Attestations[1].Index)) || !strings.Contains(out, "none came between them") {
 		t.Errorf("device at:\n%s", out)
 	}
+	// The time bound comes from the first checkpoint the index recorded
+	// over the entry, not from the latest.
+	var bound, latest uint64
+	if _, err := fmt.Sscanf(out[strings.Index(out, "(checkpoint size "):], "(checkpoint size %d)", &bound); err != nil {
+		t.Fatalf("device at gives no bound's checkpoint:\n%s", out)
+	}
+	if _, err := fmt.Sscanf(out[strings.Index(out, "proven under checkpoint "):], "proven under checkpoint e2e.vigil.local/log size %d", &latest); err != nil {
+		t.Fatalf("device at gives no checkpoint:\n%s", out)
+	}
+	if bound <= d.Attestations[1].Index || bound > latest {
+		t.Errorf("the time bound is from checkpoint size %d; want one including index %d, at most %d", bound, d.Attestations[1].Index, latest)
+	}
 
 	// Impact of an exact component version, against the truth.
 	purl := truth.Builds[0].Components[0].PURL

@@ -43,8 +43,8 @@ type FollowerConfig struct {
 }
 
 // Follower keeps an Index in step with a log: for each new checkpoint it
-// runs client.Audit from where the index stands, which folds the new
-// entries in. It takes the log's signatures as verified (the log checked
+// records the checkpoint, with its cosignatures, and runs client.Audit from
+// where the index stands, which folds the new entries in. It takes the log's signatures as verified (the log checked
 // them at admission; vigil audit is the independent check) and checks
 // everything else, so the index holds only what the log was right to
 // accept, and the anomalies of anything else.
@@ -125,6 +125,9 @@ func (f *Follower) CatchUp(ctx context.Context) (*client.AuditReport, error) {
 	cp, err := client.VerifyCheckpoint(raw, f.cfg.Verifier)
 	if err != nil {
 		return nil, fmt.Errorf("index: the log's checkpoint: %w", err)
+	}
+	if err := f.index.RecordCheckpoint(ctx, cp.Size, raw); err != nil {
+		return nil, fmt.Errorf("index: %w", err)
 	}
 	before := f.report.Load()
 	r, err := client.Audit(ctx, client.AuditConfig{

@@ -115,6 +115,10 @@ CREATE TABLE IF NOT EXISTS field_actions (
 	body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS field_actions_by_id ON field_actions (id, idx);
+CREATE TABLE IF NOT EXISTS checkpoints (
+	size INTEGER PRIMARY KEY,
+	raw BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS anomalies (
 	idx INTEGER NOT NULL,
 	n INTEGER NOT NULL,
@@ -392,6 +396,32 @@ func (x *Index) Truncate(ctx context.Context, size uint64) error {
 		return fmt.Errorf("committing the truncated index: %w", err)
 	}
 	return nil
+}
+
+// RecordCheckpoint keeps a checkpoint the log published (verified by the
+// caller), so that CheckpointCovering can later name the first one known to
+// include an entry. It is kept apart from the facts: Truncate keeps it,
+// since a checkpoint stays true of the log whatever the index holds.
+func (x *Index) RecordCheckpoint(ctx context.Context, size uint64, raw []byte) error {
+	if _, err := x.db.ExecContext(ctx, `INSERT OR IGNORE INTO checkpoints (size, raw) VALUES (?, ?)`, size, raw); err != nil {
+		return fmt.Errorf("recording checkpoint %d: %w", size, err)
+	}
+	return nil
+}
+
+// CheckpointCovering returns the smallest recorded checkpoint that includes
+// the entry at index: the one whose witness cosignatures bound, from above,
+// when the entry was logged. The error wraps ErrNotFound if none does.
+func (x *Index) CheckpointCovering(ctx context.Context, index uint64) ([]byte, error) {
+	var raw []byte
+	err := x.db.QueryRowContext(ctx, `SELECT raw FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1`, index).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("no recorded checkpoint includes entry %d: %w", index, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoints: %w", err)
+	}
+	return raw, nil
 }
 
 // Errors of the queries, which the query API maps to HTTP statuses.
