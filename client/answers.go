@@ -565,12 +565,23 @@ func (q *Querier) Impact(ctx context.Context, purl string, advisory []byte, sinc
 	if err != nil {
 		return nil, err
 	}
-	var im Impact
-	if adv != nil {
-		err = q.API.postJSON(ctx, "/v1/impact?"+query.Encode(), advisory, &im)
-	} else {
-		err = q.API.GetJSON(ctx, "/v1/impact?"+query.Encode(), &im)
-	}
+	im, err := pages(ctx, func(ctx context.Context, after string) (*Impact, pageInfo, error) {
+		var pg Impact
+		query.Set("after", after)
+		var err error
+		if adv != nil {
+			err = q.API.postJSON(ctx, "/v1/impact?"+query.Encode(), advisory, &pg)
+		} else {
+			err = q.API.GetJSON(ctx, "/v1/impact?"+query.Encode(), &pg)
+		}
+		return &pg, pageInfo{treeSize: pg.TreeSize, more: pg.More, udis: slices.Concat(udisOf(pg.Affected), udisOf(pg.Unknown))}, err
+	}, func(all, pg *Impact) error {
+		if !slices.EqualFunc(all.Builds, pg.Builds, func(a, b ImpactBuild) bool { return a.Digest == b.Digest }) {
+			return fmt.Errorf("%w: the pages name different builds", ErrFalseAnswer)
+		}
+		all.Affected, all.Unknown = append(all.Affected, pg.Affected...), append(all.Unknown, pg.Unknown...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -626,7 +637,7 @@ func (q *Querier) Impact(ctx context.Context, purl string, advisory []byte, sinc
 			return nil, fmt.Errorf("%w: %s is listed as of unknown state, but it reported since the time asked", ErrFalseAnswer, d.UDI)
 		}
 	}
-	return &ProvenImpact{Answer: Answer{Checked: p.c}, Impact: &im}, nil
+	return &ProvenImpact{Answer: Answer{Checked: p.c}, Impact: im}, nil
 }
 
 // ProvenFieldAction is a proven field-action status.
@@ -645,8 +656,22 @@ func (q *Querier) FieldAction(ctx context.Context, id string) (*ProvenFieldActio
 	if err != nil {
 		return nil, err
 	}
-	var st FieldActionStatus
-	if err := q.API.GetJSON(ctx, "/v1/field-actions/"+url.PathEscape(id), &st); err != nil {
+	st, err := pages(ctx, func(ctx context.Context, after string) (*FieldActionStatus, pageInfo, error) {
+		var pg FieldActionStatus
+		err := q.API.GetJSON(ctx, "/v1/field-actions/"+url.PathEscape(id)+"?after="+url.QueryEscape(after), &pg)
+		var udis []string
+		for _, c := range pg.Corrected {
+			udis = append(udis, c.UDI)
+		}
+		return &pg, pageInfo{treeSize: pg.TreeSize, more: pg.More, udis: slices.Concat(udis, udisOf(pg.NotCorrected))}, err
+	}, func(all, pg *FieldActionStatus) error {
+		if pg.Index != all.Index {
+			return fmt.Errorf("%w: the pages name different field actions", ErrFalseAnswer)
+		}
+		all.Corrected, all.NotCorrected = append(all.Corrected, pg.Corrected...), append(all.NotCorrected, pg.NotCorrected...)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if err := p.within(st.TreeSize); err != nil {
@@ -690,7 +715,67 @@ func (q *Querier) FieldAction(ctx context.Context, id string) (*ProvenFieldActio
 			return nil, err
 		}
 	}
-	return &ProvenFieldAction{Answer: Answer{Checked: p.c}, FieldActionStatus: &st}, nil
+	return &ProvenFieldAction{Answer: Answer{Checked: p.c}, FieldActionStatus: st}, nil
+}
+
+// pageInfo is what pages needs of one page of a list answer.
+type pageInfo struct {
+	treeSize uint64
+	more     string   // the next page's after=, "" for the last
+	udis     []string // the page's devices
+}
+
+// pageAttempts is how often pages starts again when the index grows
+// between two pages of one answer.
+const pageAttempts = 5
+
+// pages fetches every page of a list answer and merges them with merge,
+// all of one tree size: if the index grows between two pages, it starts
+// again. Each page's devices must sort after the page's after=, so pages
+// never overlap.
+func pages[T any](ctx context.Context, fetch func(ctx context.Context, after string) (*T, pageInfo, error), merge func(all, pg *T) error) (*T, error) {
+	for attempt := 1; ; attempt++ {
+		all, info, err := fetch(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		size, moved := info.treeSize, false
+		for after := ""; info.more != ""; {
+			if info.more <= after {
+				return nil, fmt.Errorf("%w: the pages do not advance", ErrFalseAnswer)
+			}
+			after = info.more
+			var pg *T
+			if pg, info, err = fetch(ctx, after); err != nil {
+				return nil, err
+			}
+			if info.treeSize != size {
+				moved = true
+				break
+			}
+			if slices.ContainsFunc(info.udis, func(u string) bool { return u <= after }) {
+				return nil, fmt.Errorf("%w: a page repeats devices of the one before", ErrFalseAnswer)
+			}
+			if err := merge(all, pg); err != nil {
+				return nil, err
+			}
+		}
+		if !moved {
+			return all, nil
+		}
+		if attempt == pageAttempts {
+			return nil, fmt.Errorf("the log's index grew between the pages of its answer %d times; try again", attempt)
+		}
+	}
+}
+
+// udisOf lists the UDIs of device refs.
+func udisOf(refs []DeviceRef) []string {
+	out := make([]string, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, r.UDI)
+	}
+	return out
 }
 
 // GetJSON GETs a query answer (a path of the query API, such as

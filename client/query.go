@@ -112,6 +112,9 @@ type Impact struct {
 	Builds   []ImpactBuild `json:"builds"`
 	Affected []DeviceRef   `json:"affected"`
 	Unknown  []DeviceRef   `json:"unknown"`
+	// More, if set, is the after= of the next page: the lists, sorted by
+	// UDI, hold together at most limit= devices (default 10,000) a page.
+	More string `json:"more,omitempty"`
 }
 
 // FieldActionStatus answers GET /v1/field-actions/{id}: the action (its
@@ -126,6 +129,8 @@ type FieldActionStatus struct {
 	Action       FieldAction  `json:"action"`
 	Corrected    []Correction `json:"corrected"`
 	NotCorrected []DeviceRef  `json:"notCorrected"`
+	// More, if set, is the after= of the next page, as in Impact.
+	More string `json:"more,omitempty"`
 }
 
 // Correction is a device that attested a field action's remedy build after

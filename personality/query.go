@@ -3,6 +3,7 @@ package personality
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -113,13 +114,30 @@ func (p *Personality) queryRoutes(mux *http.ServeMux) {
 		w.Write(raw)
 	})
 	mux.HandleFunc("GET /v1/field-actions/{id}", p.handleQuery(func(ctx context.Context, r *http.Request) (any, error) {
-		return x().FieldAction(ctx, r.PathValue("id"))
+		pg, err := page(r)
+		if err != nil {
+			return nil, err
+		}
+		return x().FieldAction(ctx, r.PathValue("id"), pg)
 	}))
 }
 
-// impactQuery reads an impact query's since parameter.
+// page reads a list answer's limit and after parameters.
+func page(r *http.Request) (index.Page, error) {
+	limit, err := uintParam(r, "limit", index.DefaultLimit)
+	if err != nil || limit == 0 || limit > index.MaxLimit {
+		return index.Page{}, errors.Join(errBadParam, fmt.Errorf("limit must be 1 to %d", index.MaxLimit))
+	}
+	return index.Page{Limit: int(limit), After: r.URL.Query().Get("after")}, nil
+}
+
+// impactQuery reads an impact query's since and paging parameters.
 func impactQuery(r *http.Request) (index.ImpactQuery, error) {
 	var q index.ImpactQuery
+	var err error
+	if q.Page, err = page(r); err != nil {
+		return q, err
+	}
 	if s := r.URL.Query().Get("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {

@@ -53,6 +53,7 @@ type story struct {
 	sbomOld, sbomBeta    uint64 // the indexes of fwOld's and fwBeta's SBOMs
 	firstDay             *flog.Checkpoint
 	firstDayRaw          []byte
+	pageLimit            int // if set, the tamper proxy asks for list pages this long
 }
 
 // attestAt submits the next attestation of d in its chain, at a device time
@@ -266,7 +267,7 @@ func TestQueries(t *testing.T) {
 	}
 
 	// The field action: corrected with the remedy attestation, the rest not.
-	st, err := x.FieldAction(ctx, "FSCA-2026-0042")
+	st, err := x.FieldAction(ctx, "FSCA-2026-0042", index.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +283,31 @@ func TestQueries(t *testing.T) {
 	}
 	if st.Index != s.fa || st.Manufacturer != "Acme" || st.Action.Remedy.Digest != s.fwNew {
 		t.Errorf("field action status = %+v", st)
+	}
+	// Pages of one device: each names the next, and together they are the
+	// whole answer.
+	var pagedFixed, pagedNot []string
+	for after, n := "", 0; ; n++ {
+		pg, err := x.FieldAction(ctx, "FSCA-2026-0042", index.Page{Limit: 1, After: after})
+		if err != nil || len(pg.Corrected)+len(pg.NotCorrected) != 1 || n > 6 {
+			t.Fatalf("page %d after %q = %+v, %v", n, after, pg, err)
+		}
+		for _, c := range pg.Corrected {
+			pagedFixed = append(pagedFixed, c.UDI)
+		}
+		pagedNot = append(pagedNot, udis(pg.NotCorrected)...)
+		if pg.More == "" {
+			break
+		}
+		after = pg.More
+	}
+	if !gocmp.Equal(pagedFixed, fixed) || !gocmp.Equal(pagedNot, udis(st.NotCorrected)) {
+		t.Errorf("field action in pages: %v, %v; want %v, %v", pagedFixed, pagedNot, fixed, udis(st.NotCorrected))
+	}
+	pg, err := x.Impact(ctx, index.ImpactQuery{PURL: "pkg:generic/openssl@3.0.7", Since: &since, Page: index.Page{Limit: 3}})
+	// A002, A003 affected and A004 unknown come first; A005 is on the next page.
+	if err != nil || len(pg.Affected) != 2 || len(pg.Unknown) != 1 || pg.More != s.stale.udi {
+		t.Errorf("impact page of 3 = %+v, %v; want 3 devices and more after %s", pg, err, s.stale.udi)
 	}
 
 	// The same answers over HTTP, and the query API's refusals.
@@ -376,7 +402,7 @@ func (s *story) answers(t *testing.T, x *index.Index) string {
 		}
 		out = append(out, im)
 	}
-	fa, err := x.FieldAction(ctx, "FSCA-2026-0042")
+	fa, err := x.FieldAction(ctx, "FSCA-2026-0042", index.Page{})
 	if err != nil {
 		out = append(out, err.Error())
 	} else {
@@ -481,7 +507,13 @@ func (s *story) tamperProxy(tamper func(path string, v map[string]any)) *client.
 	mux := http.NewServeMux()
 	mux.Handle("/", s.log.Handler())
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		req, _ := http.NewRequestWithContext(r.Context(), r.Method, s.fixture.srv.URL+r.URL.RequestURI(), r.Body)
+		u := *r.URL
+		if s.pageLimit > 0 && (u.Path == "/v1/impact" || strings.HasPrefix(u.Path, "/v1/field-actions/")) {
+			q := u.Query()
+			q.Set("limit", fmt.Sprint(s.pageLimit))
+			u.RawQuery = q.Encode()
+		}
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, s.fixture.srv.URL+u.RequestURI(), r.Body)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -578,6 +610,16 @@ func TestProvenAnswers(t *testing.T) {
 	fa, err := honest.FieldAction(ctx, "FSCA-2026-0042")
 	if err != nil || len(fa.Corrected) != 2 || len(fa.NotCorrected) != 4 {
 		t.Errorf("FieldAction = %+v, %v", fa, err)
+	}
+	// The same answers in pages of 2 devices, merged by the client.
+	s.pageLimit = 2
+	paged := s.tamperProxy(nil)
+	s.pageLimit = 0
+	if got, err := paged.FieldAction(ctx, "FSCA-2026-0042"); err != nil || !gocmp.Equal(got.FieldActionStatus, fa.FieldActionStatus) {
+		t.Errorf("FieldAction in pages of 2 = %+v, %v; want %+v", got, err, fa.FieldActionStatus)
+	}
+	if got, err := paged.Impact(ctx, "pkg:generic/openssl@3.0.7", nil, &since); err != nil || !gocmp.Equal(got.Impact, im.Impact) {
+		t.Errorf("Impact in pages of 2 = %+v, %v; want %+v", got, err, im.Impact)
 	}
 
 	// The server omits A000's seq 1 from its history: a gap.

@@ -107,12 +107,37 @@ func scanRef(s scanner) (client.DeviceRef, error) {
 	return d, nil
 }
 
-// refs returns the devices each query selects, as refs, sorted by UDI.
-// Several queries rather than one with OR let each use an index range.
-func (r *reader) refs(ctx context.Context, queries ...query) ([]client.DeviceRef, error) {
+// Page bounds the device lists of an answer: at most Limit devices
+// (DefaultLimit if 0), those whose UDI sorts after After. An answer whose
+// lists go on names the After of the next page in its More.
+type Page struct {
+	Limit int
+	After string
+}
+
+// The bounds of a page.
+const (
+	DefaultLimit = 10000
+	MaxLimit     = 50000
+)
+
+// limit returns the page's limit.
+func (p Page) limit() int {
+	if p.Limit <= 0 {
+		return DefaultLimit
+	}
+	return p.Limit
+}
+
+// refs returns, as refs sorted by UDI, the first page.limit()+1 devices
+// that the queries select after page.After: one more than the page holds,
+// to tell whether another follows. Several queries rather than one with OR
+// let each use an index range.
+func (r *reader) refs(ctx context.Context, page Page, queries ...query) ([]client.DeviceRef, error) {
 	out := []client.DeviceRef{}
+	n := page.limit() + 1
 	for _, q := range queries {
-		rows, err := r.tx.QueryContext(ctx, `SELECT `+refColumns+` FROM devices WHERE `+q.where, q.args...)
+		rows, err := r.tx.QueryContext(ctx, `SELECT `+refColumns+` FROM devices WHERE `+q.where+` AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(q.args, []any{page.After, n})...)
 		if err != nil {
 			return nil, err
 		}
@@ -130,7 +155,28 @@ func (r *reader) refs(ctx context.Context, queries ...query) ([]client.DeviceRef
 		}
 	}
 	slices.SortFunc(out, func(a, b client.DeviceRef) int { return strings.Compare(a.UDI, b.UDI) })
-	return out, nil
+	return out[:min(len(out), n)], nil
+}
+
+// cut cuts lists of refs sorted by UDI (and disjoint) to one page: the first
+// limit refs of all of them. It returns the cursor of the next page, or ""
+// if there is none.
+func cut(limit int, lists ...*[]client.DeviceRef) string {
+	var all []string
+	for _, l := range lists {
+		for _, d := range *l {
+			all = append(all, d.UDI)
+		}
+	}
+	if len(all) <= limit {
+		return ""
+	}
+	slices.Sort(all)
+	last := all[limit-1]
+	for _, l := range lists {
+		*l = slices.DeleteFunc(*l, func(d client.DeviceRef) bool { return d.UDI > last })
+	}
+	return last
 }
 
 // query is a WHERE clause and its arguments.
@@ -139,9 +185,10 @@ type query struct {
 	args  []any
 }
 
-// devices returns the devices a query selects, sorted by UDI.
-func (r *reader) devices(ctx context.Context, where string, args ...any) ([]*device, error) {
-	rows, err := r.tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE `+where+` ORDER BY udi`, args...)
+// devices returns the first page.limit()+1 devices a query selects after
+// page.After, sorted by UDI.
+func (r *reader) devices(ctx context.Context, page Page, where string, args ...any) ([]*device, error) {
+	rows, err := r.tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE (`+where+`) AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(args, []any{page.After, page.limit() + 1})...)
 	if err != nil {
 		return nil, err
 	}
@@ -341,6 +388,8 @@ type ImpactQuery struct {
 	PURL     string
 	Advisory *client.Advisory
 	Since    *time.Time
+	// Page bounds the affected and unknown devices together.
+	Page Page
 }
 
 // Impact answers GET and POST /v1/impact.
@@ -400,7 +449,7 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		if q.Since != nil {
 			since = q.Since.UnixNano()
 		}
-		if out.Affected, err = r.refs(ctx, query{`latest_firmware IN ` + in + ` AND latest_time >= ?`, append(digests, since)}); err != nil {
+		if out.Affected, err = r.refs(ctx, q.Page, query{`latest_firmware IN ` + in + ` AND latest_time >= ?`, slices.Concat(digests, []any{since})}); err != nil {
 			return nil, fmt.Errorf("reading devices: %w", err)
 		}
 		// The models that ever ran an affected build; their devices that have
@@ -421,12 +470,13 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		mrows.Close()
 		if len(models) > 0 {
 			in := placeholders(len(models))
-			if out.Unknown, err = r.refs(ctx,
+			if out.Unknown, err = r.refs(ctx, q.Page,
 				query{`di IN ` + in + ` AND latest_time IS NULL`, models},
-				query{`di IN ` + in + ` AND latest_time < ?`, append(models, since)}); err != nil {
+				query{`di IN ` + in + ` AND latest_time < ?`, slices.Concat(models, []any{since})}); err != nil {
 				return nil, fmt.Errorf("reading devices: %w", err)
 			}
 		}
+		out.More = cut(q.Page.limit(), &out.Affected, &out.Unknown)
 		return out, nil
 	})
 }
@@ -535,8 +585,9 @@ func (r *reader) remedy(ctx context.Context, fa *fieldAction, keyID string) (*cl
 	return r.attestation(ctx, `key_id = ? AND firmware = ? AND idx > ? ORDER BY idx LIMIT 1`, keyID, fa.Action.Remedy.Digest, fa.Index)
 }
 
-// FieldAction answers GET /v1/field-actions/{id}.
-func (x *Index) FieldAction(ctx context.Context, id string) (*client.FieldActionStatus, error) {
+// FieldAction answers GET /v1/field-actions/{id}: one page of the
+// population, corrected and not.
+func (x *Index) FieldAction(ctx context.Context, id string, page Page) (*client.FieldActionStatus, error) {
 	return inRead(ctx, x, func(r *reader) (*client.FieldActionStatus, error) {
 		fas, err := r.fieldActions(ctx, id)
 		if err != nil {
@@ -566,9 +617,13 @@ func (x *Index) FieldAction(ctx context.Context, id string) (*client.FieldAction
 		if len(where) == 0 {
 			return out, nil
 		}
-		population, err := r.devices(ctx, strings.Join(where, " OR "), args...)
+		population, err := r.devices(ctx, page, strings.Join(where, " OR "), args...)
 		if err != nil {
 			return nil, fmt.Errorf("reading the population: %w", err)
+		}
+		if len(population) > page.limit() {
+			population = population[:page.limit()]
+			out.More = population[len(population)-1].udi
 		}
 		fixes := map[string]*client.AttestationRef{}
 		if fa.Action.Remedy != nil {
