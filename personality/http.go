@@ -162,13 +162,12 @@ type Accepted struct {
 //	GET  /v1/impact?purl=PURL[&since=RFC3339]      builds whose SBOM has the package, devices running them
 //	POST /v1/impact[?since=RFC3339]                the same for an OSV advisory (the body)
 //	GET  /v1/field-actions/{id}                    a field action's population, corrected or not
+//	GET  /v1/checkpoints/covering/{index}          the first checkpoint the index saw that includes an entry,
+//	                                               as signed and cosigned: its cosignatures bound when the entry was logged
 //
 // Impact and field-action answers list devices by UDI, limit= (default
 // 10,000, at most 50,000) a page, from after= a UDI; "more" in an answer is
 // the after= of the next page.
-//
-//	GET  /v1/checkpoints/covering/{index}          the first checkpoint the index saw that includes an entry,
-//	                                               as signed and cosigned: its cosignatures bound when the entry was logged
 func (p *Personality) Handler() http.Handler {
 	mux := http.NewServeMux()
 	p.queryRoutes(mux)
