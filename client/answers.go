@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 	tclient "github.com/transparency-dev/tessera/client"
 	"golang.org/x/sync/errgroup"
@@ -60,19 +62,37 @@ func (q *Querier) start(ctx context.Context) (*entryProver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading tiles: %w", err)
 	}
-	return &entryProver{q: q, c: c, pb: pb, bundles: map[uint64][][]byte{}, entries: map[uint64]*Entry{}}, nil
+	return &entryProver{q: q, c: c, pb: pb, bundles: map[uint64][][]byte{}, tiles: map[uint64]*api.HashTile{}, authed: map[uint64]bool{}, entries: map[uint64]*Entry{}}, nil
 }
 
 // entryProver proves entries included under one checkpoint, fetching each
-// entry bundle and tile once for all of them.
+// entry bundle and tile once for all of them. An answer names thousands of
+// entries; building an inclusion proof for each costs hundreds of hashes
+// and, through Tessera's proof builder, one sequential fetch per tile. So
+// the prover fetches the level-0 hash tiles concurrently and authenticates
+// each full one once, with the inclusion proof of its first node: the
+// proof's first eight hashes and that node rebuild the tile's subtree root,
+// which must equal the root of the tile's 256 hashes. A leaf is then proven
+// by its hash in an authenticated tile. Entries of the last, partial tile
+// get an inclusion proof each.
 type entryProver struct {
-	q  *Querier
-	c  *Checked
-	pb *tclient.ProofBuilder
+	q *Querier
+	c *Checked
+
+	pbMu sync.Mutex // ProofBuilder is not safe for concurrent use
+	pb   *tclient.ProofBuilder
 
 	mu      sync.Mutex
-	bundles map[uint64][][]byte // entry bundle index -> leaves
-	entries map[uint64]*Entry   // proven, decoded and signature-checked
+	bundles map[uint64][][]byte      // entry bundle index -> leaves
+	tiles   map[uint64]*api.HashTile // level-0 tile index -> fetched tile, authenticated once in authentic
+	authed  map[uint64]bool          // level-0 tiles authenticated
+	entries map[uint64]*Entry        // proven, decoded and signature-checked
+}
+
+// full reports whether the level-0 tile (and entry bundle) i is complete in
+// the checkpoint's tree.
+func (p *entryProver) full(i uint64) bool {
+	return (i+1)*layout.EntryBundleWidth <= p.c.Checkpoint.Size
 }
 
 // within checks that an answer is of a tree the trusted checkpoint covers.
@@ -83,20 +103,20 @@ func (p *entryProver) within(treeSize uint64) error {
 	return nil
 }
 
-// prefetch reads the entry bundles that hold indexes, concurrently.
+// prefetch reads the entry bundles that hold indexes, and for full ones
+// their level-0 hash tiles, concurrently.
 func (p *entryProver) prefetch(ctx context.Context, indexes []uint64) error {
-	var need []uint64
+	need := map[uint64]bool{}
 	p.mu.Lock()
 	for _, i := range indexes {
-		b := i / layout.EntryBundleWidth
-		if _, ok := p.bundles[b]; !ok && !slices.Contains(need, b) {
-			need = append(need, b)
+		if b := i / layout.EntryBundleWidth; p.bundles[b] == nil && i < p.c.Checkpoint.Size {
+			need[b] = true
 		}
 	}
 	p.mu.Unlock()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
-	for _, b := range need {
+	for b := range need {
 		g.Go(func() error {
 			eb, err := tclient.GetEntryBundle(gctx, p.q.Tracker.Tiles.EntryBundle, b, p.c.Checkpoint.Size)
 			if err != nil {
@@ -106,6 +126,123 @@ func (p *entryProver) prefetch(ctx context.Context, indexes []uint64) error {
 			p.bundles[b] = eb.Entries
 			p.mu.Unlock()
 			return nil
+		})
+		if p.full(b) {
+			g.Go(func() error {
+				raw, err := p.q.Tracker.Tiles.Tile(gctx, 0, b, 0)
+				if err != nil {
+					return fmt.Errorf("reading hash tile 0/%d: %w", b, err)
+				}
+				var t api.HashTile
+				if err := t.UnmarshalText(raw); err != nil || len(t.Nodes) != layout.TileWidth {
+					return fmt.Errorf("%w: hash tile 0/%d does not parse", ErrBadTiles, b)
+				}
+				p.mu.Lock()
+				p.tiles[b] = &t
+				p.mu.Unlock()
+				return nil
+			})
+		}
+	}
+	return g.Wait()
+}
+
+// authentic returns the level-0 tile t, authenticated against the
+// checkpoint's root (see entryProver).
+func (p *entryProver) authentic(ctx context.Context, t uint64) (*api.HashTile, error) {
+	p.mu.Lock()
+	done, tl := p.authed[t], p.tiles[t]
+	p.mu.Unlock()
+	if done {
+		return tl, nil
+	}
+	if tl == nil {
+		return nil, fmt.Errorf("%w: hash tile 0/%d was not read", ErrBadTiles, t)
+	}
+	first := t * layout.TileWidth
+	p.pbMu.Lock()
+	hashes, err := p.pb.InclusionProof(ctx, first)
+	p.pbMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("building the inclusion proof of %d: %w", first, err)
+	}
+	h := rfc6962.DefaultHasher
+	if err := proof.VerifyInclusion(h, first, p.c.Checkpoint.Size, tl.Nodes[0], hashes, p.c.Checkpoint.Hash); err != nil || len(hashes) < 8 {
+		return nil, fmt.Errorf("%w: hash tile 0/%d: its first node is not in the tree: %v", ErrBadTiles, t, err)
+	}
+	sub, err := proof.RootFromInclusionProof(h, 0, layout.TileWidth, tl.Nodes[0], hashes[:8])
+	if err != nil {
+		return nil, fmt.Errorf("%w: hash tile 0/%d: %v", ErrBadTiles, t, err)
+	}
+	r := rangeFactory.NewEmptyRange(0)
+	for _, n := range tl.Nodes {
+		if err := r.Append(n, nil); err != nil {
+			return nil, fmt.Errorf("hash tile 0/%d: %w", t, err)
+		}
+	}
+	if root, err := r.GetRootHash(nil); err != nil || !bytes.Equal(root, sub) {
+		return nil, fmt.Errorf("%w: hash tile 0/%d does not hash to its subtree's root", ErrBadTiles, t)
+	}
+	p.mu.Lock()
+	p.authed[t] = true
+	p.mu.Unlock()
+	return tl, nil
+}
+
+// leafAt returns the leaf at index, proven included under the checkpoint.
+func (p *entryProver) leafAt(ctx context.Context, index uint64) ([]byte, error) {
+	if err := p.prefetch(ctx, []uint64{index}); err != nil {
+		return nil, err
+	}
+	b, i := index/layout.EntryBundleWidth, index%layout.EntryBundleWidth
+	p.mu.Lock()
+	leaves := p.bundles[b]
+	p.mu.Unlock()
+	if uint64(len(leaves)) <= i {
+		return nil, fmt.Errorf("%w: entry bundle of %d is short", ErrBadTiles, index)
+	}
+	leaf := leaves[i]
+	lh := rfc6962.DefaultHasher.HashLeaf(leaf)
+	if p.full(b) {
+		t, err := p.authentic(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(t.Nodes[i], lh) {
+			return nil, fmt.Errorf("%w: entry %d is not the leaf its hash tile holds", ErrBadTiles, index)
+		}
+		return leaf, nil
+	}
+	p.pbMu.Lock()
+	hashes, err := p.pb.InclusionProof(ctx, index)
+	p.pbMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("building the inclusion proof of %d: %w", index, err)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, p.c.Checkpoint.Size, lh, hashes, p.c.Checkpoint.Hash); err != nil {
+		return nil, fmt.Errorf("%w: entry %d: %v", ErrBadTiles, index, err)
+	}
+	return leaf, nil
+}
+
+// proveAll proves, decodes and checks the signatures of many entries at
+// once, on every CPU, so that the checks that follow find them done. Each
+// is an entry index and, for a device's attestation, its enrollment's.
+func (p *entryProver) proveAll(ctx context.Context, items [][2]uint64) error {
+	var idx []uint64
+	for _, it := range items {
+		idx = append(idx, it[0], it[1])
+	}
+	if err := p.prefetch(ctx, idx); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU())
+	for _, it := range items {
+		g.Go(func() error {
+			enr := it[1]
+			_, err := p.entry(gctx, it[0], &enr)
+			return err
 		})
 	}
 	return g.Wait()
@@ -124,23 +261,9 @@ func (p *entryProver) entry(ctx context.Context, index uint64, enrollment *uint6
 	if index >= p.c.Checkpoint.Size {
 		return nil, falseAnswer(index, "outside the checkpoint of size %d", p.c.Checkpoint.Size)
 	}
-	if err := p.prefetch(ctx, []uint64{index}); err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	leaves := p.bundles[index/layout.EntryBundleWidth]
-	p.mu.Unlock()
-	i := index % layout.EntryBundleWidth
-	if uint64(len(leaves)) <= i {
-		return nil, fmt.Errorf("%w: entry bundle of %d is short", ErrBadTiles, index)
-	}
-	leaf := leaves[i]
-	hashes, err := p.pb.InclusionProof(ctx, index)
+	leaf, err := p.leafAt(ctx, index)
 	if err != nil {
-		return nil, fmt.Errorf("building the inclusion proof of %d: %w", index, err)
-	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, p.c.Checkpoint.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, p.c.Checkpoint.Hash); err != nil {
-		return nil, fmt.Errorf("%w: entry %d: %v", ErrBadTiles, index, err)
+		return nil, err
 	}
 	l, err := ParseLeaf(leaf)
 	if err != nil {
@@ -230,13 +353,15 @@ func (p *entryProver) deviceWithLatest(ctx context.Context, ref DeviceRef) error
 	return nil
 }
 
-// refIndexes lists the entries behind device refs, for a prefetch.
-func refIndexes(refs []DeviceRef) []uint64 {
-	var out []uint64
-	for _, r := range refs {
-		out = append(out, r.Enrollment)
-		if r.Latest != nil {
-			out = append(out, r.Latest.Index)
+// refIndexes lists the entries behind device refs, for proveAll.
+func refIndexes(refs ...[]DeviceRef) [][2]uint64 {
+	var out [][2]uint64
+	for _, rs := range refs {
+		for _, r := range rs {
+			out = append(out, [2]uint64{r.Enrollment, r.Enrollment})
+			if r.Latest != nil {
+				out = append(out, [2]uint64{r.Latest.Index, r.Enrollment})
+			}
 		}
 	}
 	return out
@@ -264,12 +389,14 @@ func (q *Querier) Device(ctx context.Context, udi string) (*ProvenDevice, error)
 	if err := p.within(info.TreeSize); err != nil {
 		return nil, err
 	}
-	idx := refIndexes([]DeviceRef{info.DeviceRef})
-	idx = append(idx, info.Revocations...)
-	for _, fa := range info.FieldActions {
-		idx = append(idx, fa.Index)
+	items := refIndexes([]DeviceRef{info.DeviceRef})
+	for _, r := range info.Revocations {
+		items = append(items, [2]uint64{r, r})
 	}
-	if err := p.prefetch(ctx, idx); err != nil {
+	for _, fa := range info.FieldActions {
+		items = append(items, [2]uint64{fa.Index, fa.Index})
+	}
+	if err := p.proveAll(ctx, items); err != nil {
 		return nil, err
 	}
 	if info.UDI != udi {
@@ -379,11 +506,11 @@ func (q *Querier) History(ctx context.Context, udi string) (*ProvenHistory, erro
 	if _, err := p.device(ctx, DeviceRef{UDI: udi, Enrollment: all.Enrollment}, ""); err != nil {
 		return nil, err
 	}
-	var idx []uint64
+	var items [][2]uint64
 	for _, a := range all.Attestations {
-		idx = append(idx, a.Index)
+		items = append(items, [2]uint64{a.Index, all.Enrollment})
 	}
-	if err := p.prefetch(ctx, idx); err != nil {
+	if err := p.proveAll(ctx, items); err != nil {
 		return nil, err
 	}
 	out := &ProvenHistory{Answer: Answer{Checked: p.c}, History: all, Problems: []ChainProblem{}}
@@ -588,11 +715,11 @@ func (q *Querier) Impact(ctx context.Context, purl string, advisory []byte, sinc
 	if err := p.within(im.TreeSize); err != nil {
 		return nil, err
 	}
-	var idx []uint64
+	items := refIndexes(im.Affected, im.Unknown)
 	for _, b := range im.Builds {
-		idx = append(idx, b.SBOM)
+		items = append(items, [2]uint64{b.SBOM, b.SBOM})
 	}
-	if err := p.prefetch(ctx, append(append(idx, refIndexes(im.Affected)...), refIndexes(im.Unknown)...)); err != nil {
+	if err := p.proveAll(ctx, items); err != nil {
 		return nil, err
 	}
 	affected := map[string]bool{}
@@ -677,11 +804,11 @@ func (q *Querier) FieldAction(ctx context.Context, id string) (*ProvenFieldActio
 	if err := p.within(st.TreeSize); err != nil {
 		return nil, err
 	}
-	idx := []uint64{st.Index}
+	items := append(refIndexes(st.NotCorrected), [2]uint64{st.Index, st.Index})
 	for _, c := range st.Corrected {
-		idx = append(idx, c.Enrollment, c.Remedy.Index)
+		items = append(items, [2]uint64{c.Enrollment, c.Enrollment}, [2]uint64{c.Remedy.Index, c.Enrollment})
 	}
-	if err := p.prefetch(ctx, append(idx, refIndexes(st.NotCorrected)...)); err != nil {
+	if err := p.proveAll(ctx, items); err != nil {
 		return nil, err
 	}
 	e, err := p.entry(ctx, st.Index, nil)

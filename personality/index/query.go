@@ -582,7 +582,9 @@ func (r *reader) remedy(ctx context.Context, fa *fieldAction, keyID string) (*cl
 	if fa.Action.Remedy == nil {
 		return nil, nil
 	}
-	return r.attestation(ctx, `key_id = ? AND firmware = ? AND idx > ? ORDER BY idx LIMIT 1`, keyID, fa.Action.Remedy.Digest, fa.Index)
+	// "+firmware" keeps SQLite off the firmware index, which would scan
+	// every device's remedy attestations; a device has only its own few.
+	return r.attestation(ctx, `key_id = ? AND +firmware = ? AND idx > ? ORDER BY idx LIMIT 1`, keyID, fa.Action.Remedy.Digest, fa.Index)
 }
 
 // FieldAction answers GET /v1/field-actions/{id}: one page of the
@@ -627,9 +629,12 @@ func (x *Index) FieldAction(ctx context.Context, id string, page Page) (*client.
 		}
 		fixes := map[string]*client.AttestationRef{}
 		if fa.Action.Remedy != nil {
+			// Each device's first remedy attestation after the action: one
+			// pass over the remedy's attestations, then a lookup each (a
+			// correlated MIN per row would scan them all per row).
 			rows, err := r.tx.QueryContext(ctx, `SELECT a.key_id, `+prefixed("a.", attestationColumns)+` FROM attestations a
-				WHERE a.firmware = ? AND a.idx > ? AND a.idx = (SELECT MIN(b.idx) FROM attestations b WHERE b.key_id = a.key_id AND b.firmware = a.firmware AND b.idx > ?)`,
-				fa.Action.Remedy.Digest, fa.Index, fa.Index)
+				JOIN (SELECT MIN(idx) AS first FROM attestations WHERE firmware = ? AND idx > ? GROUP BY key_id) f ON a.idx = f.first`,
+				fa.Action.Remedy.Digest, fa.Index)
 			if err != nil {
 				return nil, fmt.Errorf("reading remedy attestations: %w", err)
 			}
