@@ -1,6 +1,7 @@
 package personality
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,7 +54,8 @@ type story struct {
 	sbomOld, sbomBeta    uint64 // the indexes of fwOld's and fwBeta's SBOMs
 	firstDay             *flog.Checkpoint
 	firstDayRaw          []byte
-	pageLimit            int // if set, the tamper proxy asks for list pages this long
+	pageLimit            int                                // if set, the tamper proxy asks for list pages this long
+	tileTamper           func(path string, b []byte) []byte // if set, rewrites the tiles the proxy serves
 }
 
 // attestAt submits the next attestation of d in its chain, at a device time
@@ -506,6 +508,14 @@ func (s *story) tamperProxy(tamper func(path string, v map[string]any)) *client.
 	s.t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/", s.log.Handler())
+	if s.tileTamper != nil {
+		mux.HandleFunc("/tile/", func(w http.ResponseWriter, r *http.Request) {
+			rec := httptest.NewRecorder()
+			s.log.Handler().ServeHTTP(rec, r)
+			w.WriteHeader(rec.Code)
+			w.Write(s.tileTamper(r.URL.Path, rec.Body.Bytes()))
+		})
+	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		u := *r.URL
 		if s.pageLimit > 0 && (u.Path == "/v1/impact" || strings.HasPrefix(u.Path, "/v1/field-actions/")) {
@@ -683,4 +693,43 @@ func TestProvenAnswers(t *testing.T) {
 			t.Logf("refused: %v", err)
 		})
 	}
+}
+
+// TestProvenAnswersTiles proves answers about entries in a full tile, which
+// the client authenticates once for all its entries, and refuses them when
+// the tile served is not the log's: a changed first node, or another node.
+func TestProvenAnswersTiles(t *testing.T) {
+	s := newStory(t)
+	s.enroll(250, acmeGTIN, "T", s.acme, s.fwOld) // the first tile fills up
+	ctx := context.Background()
+	if cp := s.checkpoint(); cp.Size <= 256 {
+		t.Fatalf("log of %d entries; want the first tile full", cp.Size)
+	}
+	f := s.follow(t.TempDir())
+	if _, err := f.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.index = f.Index()
+	s.start()
+	a0 := s.devs[0]
+	if a0.last >= 256 {
+		t.Fatalf("A000's latest attestation at %d is not in the first tile", a0.last)
+	}
+	if d, err := s.tamperProxy(nil).Device(ctx, a0.udi); err != nil || d.Latest.Index != a0.last {
+		t.Fatalf("Device from full tiles = %+v, %v", d, err)
+	}
+	for _, node := range []int{0, 5} {
+		s.tileTamper = func(path string, b []byte) []byte {
+			if path == "/tile/0/000" {
+				b = bytes.Clone(b)
+				b[node*32] ^= 1
+			}
+			return b
+		}
+		_, err := s.tamperProxy(nil).Device(ctx, a0.udi)
+		if !errors.Is(err, client.ErrBadTiles) {
+			t.Errorf("Device with node %d of tile 0/000 changed = %v, want ErrBadTiles", node, err)
+		}
+	}
+	s.tileTamper = nil
 }
