@@ -236,16 +236,30 @@ func (p *entryProver) proveAll(ctx context.Context, items [][2]uint64) error {
 	if err := p.prefetch(ctx, idx); err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.NumCPU())
-	for _, it := range items {
-		g.Go(func() error {
-			enr := it[1]
-			_, err := p.entry(gctx, it[0], &enr)
+	// Enrollments first, then the entries that need them: in one pass a
+	// device's attestation and its enrollment, side by side, would both
+	// verify the enrollment.
+	for _, phase := range []func(it [2]uint64) bool{
+		func(it [2]uint64) bool { return it[0] == it[1] },
+		func(it [2]uint64) bool { return it[0] != it[1] },
+	} {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(runtime.NumCPU())
+		for _, it := range items {
+			if !phase(it) {
+				continue
+			}
+			g.Go(func() error {
+				enr := it[1]
+				_, err := p.entry(gctx, it[0], &enr)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
 			return err
-		})
+		}
 	}
-	return g.Wait()
+	return nil
 }
 
 // entry returns the entry at index, proven included, decoded (with its blob
