@@ -112,7 +112,18 @@
 // entry's evidence is a Bundle, whose core is a [C2SP tlog-proof] with the
 // leaf as its extra data; Bundle.Verify checks it offline.
 //
+// # Trusted state, audit and questions
+//
+// A Tracker keeps a client's latest policy-verified checkpoint of a log and
+// proves every newer one consistent from tiles (a contradiction is a
+// ForkProof). Audit replays the whole log and yields a Fact per entry to an
+// Indexer: the same fold builds the log server's query index and an
+// auditor's own. A Querier asks the log's query API (devices, histories,
+// state at a time, impact of a package URL or an [OSV] advisory, field
+// actions) and proves every item of each answer before returning it.
+//
 // [DSSE]: https://github.com/secure-systems-lab/dsse
 // [in-toto Statement v1]: https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md
 // [C2SP tlog-proof]: https://c2sp.org/tlog-proof
+// [OSV]: https://ossf.github.io/osv-schema/
 package client
