@@ -143,12 +143,13 @@ func (f *Follower) CatchUp(ctx context.Context) (*client.AuditReport, error) {
 		return nil, fmt.Errorf("index: %w", err)
 	}
 	f.report.Store(r)
-	if before == nil || len(r.Anomalies) > len(before.Anomalies) {
-		known := 0
-		if before != nil {
-			known = len(before.Anomalies)
-		}
-		for _, an := range r.Anomalies[known:] {
+	switch {
+	case before == nil:
+		// The first catch-up of this process: what earlier runs found was
+		// logged then; say how many there are.
+		f.cfg.Logger.InfoContext(ctx, "index caught up", "size", r.Size, "new", r.New, "anomalies", len(r.Anomalies))
+	case len(r.Anomalies) > len(before.Anomalies):
+		for _, an := range r.Anomalies[len(before.Anomalies):] {
 			f.cfg.Logger.WarnContext(ctx, "anomaly in the log", "index", an.Index, "code", an.Code, "udi", an.UDI, "detail", an.Detail)
 		}
 	}
