@@ -352,6 +352,16 @@ func (p *entryProver) attestation(ctx context.Context, a *AttestationRef, enroll
 	if e.Kind != KindAttestation || at.Seq != a.Seq || !at.Time.Equal(a.Time) || at.Firmware != a.Firmware {
 		return nil, falseAnswer(a.Index, "not the attestation the answer describes")
 	}
+	// entry checked the signer against the enrollment only when it first
+	// proved the attestation, perhaps for another device of the answer:
+	// check the binding to this device's enrollment every time.
+	enr, err := p.entry(ctx, enrollment, nil)
+	if err != nil {
+		return nil, err
+	}
+	if enr.Kind != KindEnrollment || enr.deviceKey.ID() != e.SignerKeyID() || enr.udi.DeviceID() != e.udi.DeviceID() {
+		return nil, falseAnswer(a.Index, "not an attestation of the device enrolled at %d", enrollment)
+	}
 	return e, nil
 }
 

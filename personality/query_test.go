@@ -670,6 +670,24 @@ func TestProvenAnswers(t *testing.T) {
 			_, err := q.Impact(ctx, "pkg:generic/openssl@3.0.7", nil, nil)
 			return err
 		}},
+		{"another listed device's attestation", func(path string, v map[string]any) {
+			if path == "/v1/impact" {
+				a2 := s.devs[2]
+				v["affected"] = append(v["affected"].([]any), map[string]any{"udi": a0.udi, "enrollment": a0.enrollment,
+					"latest": map[string]any{"index": a2.last, "seq": 2, "time": s.day(2), "firmware": map[string]any{"version": "4.1.0", "digest": s.fwOld}, "head": true}})
+			}
+		}, func(q *client.Querier) error {
+			// A002's attestation may be proven for A002 before or after
+			// it is claimed for A000; the claim must fail either way, so
+			// ask a few times.
+			for range 8 {
+				if _, err := q.Impact(ctx, "pkg:generic/openssl@3.0.7", nil, nil); err == nil || !errors.Is(err, client.ErrFalseAnswer) {
+					return err
+				}
+			}
+			_, err := q.Impact(ctx, "pkg:generic/openssl@3.0.7", nil, nil)
+			return err
+		}},
 		{"another device's attestation", func(path string, v map[string]any) {
 			if l, ok := v["latest"].(map[string]any); ok {
 				l["index"] = float64(s.devs[1].last)
