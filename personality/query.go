@@ -46,9 +46,8 @@ func (p *Personality) handleQuery(answer func(ctx context.Context, r *http.Reque
 
 // queryRoutes adds the query API to mux.
 func (p *Personality) queryRoutes(mux *http.ServeMux) {
-	x := func() *index.Index { return p.cfg.Index }
 	mux.HandleFunc("GET /v1/devices/{udi}", p.handleQuery(func(ctx context.Context, r *http.Request) (any, error) {
-		return x().Device(ctx, r.PathValue("udi"))
+		return p.cfg.Index.Device(ctx, r.PathValue("udi"))
 	}))
 	mux.HandleFunc("GET /v1/devices/{udi}/attestations", p.handleQuery(func(ctx context.Context, r *http.Request) (any, error) {
 		from, err := uintParam(r, "from", 0)
@@ -59,14 +58,14 @@ func (p *Personality) queryRoutes(mux *http.ServeMux) {
 		if err != nil || limit == 0 || limit > maxHistoryLimit {
 			return nil, errors.Join(errBadParam, errors.New("limit must be 1 to 1000"))
 		}
-		return x().History(ctx, r.PathValue("udi"), from, int(limit))
+		return p.cfg.Index.History(ctx, r.PathValue("udi"), from, int(limit))
 	}))
 	mux.HandleFunc("GET /v1/devices/{udi}/at", p.handleQuery(func(ctx context.Context, r *http.Request) (any, error) {
 		t, err := time.Parse(time.RFC3339, r.URL.Query().Get("time"))
 		if err != nil {
 			return nil, errors.Join(errBadParam, errors.New("time must be RFC 3339, e.g. 2026-09-21T14:00:00Z"))
 		}
-		return x().At(ctx, r.PathValue("udi"), t)
+		return p.cfg.Index.At(ctx, r.PathValue("udi"), t)
 	}))
 	mux.HandleFunc("GET /v1/impact", p.handleQuery(func(ctx context.Context, r *http.Request) (any, error) {
 		q, err := impactQuery(r)
@@ -77,7 +76,7 @@ func (p *Personality) queryRoutes(mux *http.ServeMux) {
 		if q.PURL == "" {
 			return nil, errors.Join(errBadParam, errors.New("purl is required (or POST an OSV advisory)"))
 		}
-		return x().Impact(ctx, q)
+		return p.cfg.Index.Impact(ctx, q)
 	}))
 	mux.HandleFunc("POST /v1/impact", func(w http.ResponseWriter, r *http.Request) {
 		p.handleQuery(func(ctx context.Context, r *http.Request) (any, error) {
@@ -92,7 +91,7 @@ func (p *Personality) queryRoutes(mux *http.ServeMux) {
 			if q.Advisory, err = client.ParseOSV(body); err != nil {
 				return nil, err
 			}
-			return x().Impact(ctx, q)
+			return p.cfg.Index.Impact(ctx, q)
 		})(w, r)
 	})
 	mux.HandleFunc("GET /v1/checkpoints/covering/{index}", func(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +104,7 @@ func (p *Personality) queryRoutes(mux *http.ServeMux) {
 			p.writeError(w, r, errInvalidIndex)
 			return
 		}
-		raw, err := x().CheckpointCovering(r.Context(), idx)
+		raw, err := p.cfg.Index.CheckpointCovering(r.Context(), idx)
 		if err != nil {
 			p.writeError(w, r, err)
 			return
@@ -118,7 +117,7 @@ func (p *Personality) queryRoutes(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		return x().FieldAction(ctx, r.PathValue("id"), pg)
+		return p.cfg.Index.FieldAction(ctx, r.PathValue("id"), pg)
 	}))
 }
 

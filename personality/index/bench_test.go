@@ -107,7 +107,14 @@ func buildFleet(b *testing.B) *fleetIndex {
 		gtin, name string
 		builds     []client.Firmware
 	}
-	models := []model{{gtin: gtin("0061414100003"), name: "IP-300"}, {gtin: gtin("0061414100004"), name: "IP-500"}, {gtin: gtin("0085000100001"), name: "GM-2"}, {gtin: gtin("0085000100002"), name: "CT-64"}}
+	var models []model
+	for _, m := range []struct{ digits, name string }{{"0061414100003", "IP-300"}, {"0061414100004", "IP-500"}, {"0085000100001", "GM-2"}, {"0085000100002", "CT-64"}} {
+		g, err := client.CompleteGTIN(m.digits)
+		if err != nil {
+			b.Fatal(err)
+		}
+		models = append(models, model{gtin: g, name: m.name})
+	}
 	for mi := range models {
 		for v := range 6 {
 			fw := client.Firmware{Version: fmt.Sprintf("%d.%d.0", mi+1, v), Digest: digestOf(fmt.Sprintf("fw %d %d", mi, v))}
@@ -174,19 +181,6 @@ func buildFleet(b *testing.B) *fleetIndex {
 	return benchFleet
 }
 
-// gtin appends the GS1 check digit to 13 digits.
-func gtin(digits string) string {
-	sum := 0
-	for i := len(digits) - 1; i >= 0; i-- {
-		w := 1
-		if (len(digits)-1-i)%2 == 0 {
-			w = 3
-		}
-		sum += int(digits[i]-'0') * w
-	}
-	return digits + string(rune('0'+(10-sum%10)%10))
-}
-
 func binaryPut(b []byte, i int) {
 	for k := range 8 {
 		b[k] = byte(i >> (8 * k))
@@ -238,9 +232,13 @@ func BenchmarkImpact(b *testing.B) {
 func BenchmarkDevice(b *testing.B) {
 	f := buildFleet(b)
 	ctx := context.Background()
+	g, err := client.CompleteGTIN("0061414100003")
+	if err != nil {
+		b.Fatal(err)
+	}
 	i := 0
 	for b.Loop() {
-		if _, err := f.x.Device(ctx, fmt.Sprintf("(01)%s(21)SIM%07d", gtin("0061414100003"), 4*(i%(f.devices/4)))); err != nil {
+		if _, err := f.x.Device(ctx, fmt.Sprintf("(01)%s(21)SIM%07d", g, 4*(i%(f.devices/4)))); err != nil {
 			b.Fatal(err)
 		}
 		i++

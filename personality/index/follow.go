@@ -52,7 +52,7 @@ type Follower struct {
 	cfg    FollowerConfig
 	index  *Index
 	unlock func()
-	report atomic.Pointer[client.AuditReport]
+	report atomic.Pointer[client.AuditReport] // the last catch-up's, to tell new anomalies
 }
 
 // NewFollower opens, or creates, the index in cfg.Dir. It holds Dir for
@@ -111,9 +111,6 @@ func hold(dir string) (func(), error) {
 
 // Index returns the index, for queries.
 func (f *Follower) Index() *Index { return f.index }
-
-// Report returns the report of the last catch-up, or nil before the first.
-func (f *Follower) Report() *client.AuditReport { return f.report.Load() }
 
 // CatchUp folds the entries up to the log's latest checkpoint into the
 // index.

@@ -62,42 +62,37 @@ func onDevice[T any](ctx context.Context, x *Index, udi string, fn func(r *reade
 
 // device is a devices row.
 type device struct {
-	keyID, udi, di, manufacturer, model string
+	keyID, di, manufacturer, model string
 	client.DeviceRef
-}
-
-// deviceColumns are the columns scanDevice reads.
-const deviceColumns = `key_id, udi, di, manufacturer, model, enrollment, latest, latest_seq, latest_time, latest_firmware, latest_version`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanDevice(s scanner) (*device, error) {
-	var (
-		d                 device
-		latest, seq, t    sql.NullInt64
-		firmware, version sql.NullString
-	)
-	if err := s.Scan(&d.keyID, &d.udi, &d.di, &d.manufacturer, &d.model, &d.Enrollment, &latest, &seq, &t, &firmware, &version); err != nil {
-		return nil, err
-	}
-	d.UDI = d.udi
-	if latest.Valid {
-		d.Latest = &client.AttestationRef{Index: uint64(latest.Int64), Seq: uint64(seq.Int64), Time: nanos(t.Int64),
-			Firmware: client.Firmware{Digest: firmware.String, Version: version.String}, Head: true}
-	}
-	return &d, nil
 }
 
 // refColumns are the columns scanRef reads.
 const refColumns = `udi, enrollment, latest, latest_seq, latest_time, latest_firmware, latest_version`
 
-func scanRef(s scanner) (client.DeviceRef, error) {
+// deviceColumns are the columns scanDevice reads.
+const deviceColumns = `key_id, di, manufacturer, model, ` + refColumns
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanDevice(s scanner) (*device, error) {
+	var d device
+	var err error
+	d.DeviceRef, err = scanRef(s, &d.keyID, &d.di, &d.manufacturer, &d.model)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// scanRef scans refColumns, after the columns that before's destinations
+// take.
+func scanRef(s scanner, before ...any) (client.DeviceRef, error) {
 	var (
 		d                 client.DeviceRef
 		latest, seq, t    sql.NullInt64
 		firmware, version sql.NullString
 	)
-	if err := s.Scan(&d.UDI, &d.Enrollment, &latest, &seq, &t, &firmware, &version); err != nil {
+	if err := s.Scan(append(before, &d.UDI, &d.Enrollment, &latest, &seq, &t, &firmware, &version)...); err != nil {
 		return d, err
 	}
 	if latest.Valid {
@@ -251,7 +246,7 @@ func (x *Index) Device(ctx context.Context, udi string) (*client.DeviceInfo, err
 		if err := r.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM attestations WHERE key_id = ?`, d.keyID).Scan(&info.Attestations); err != nil {
 			return nil, fmt.Errorf("counting attestations: %w", err)
 		}
-		u, _ := client.ParseUDI(d.udi)
+		u, _ := client.ParseUDI(d.UDI)
 		rows, err := r.tx.QueryContext(ctx, `SELECT idx FROM revocations WHERE (type = ? AND target = ?) OR (type = ? AND target = ?) ORDER BY idx`,
 			client.TargetDeviceKey, d.keyID, client.TargetUDI, u.DeviceID())
 		if err != nil {
@@ -304,7 +299,7 @@ func (x *Index) History(ctx context.Context, udi string, from uint64, limit int)
 			return nil, fmt.Errorf("reading attestations: %w", err)
 		}
 		defer rows.Close()
-		h := &client.History{TreeSize: r.size, UDI: d.udi, Enrollment: d.Enrollment, Attestations: []client.AttestationRef{}}
+		h := &client.History{TreeSize: r.size, UDI: d.UDI, Enrollment: d.Enrollment, Attestations: []client.AttestationRef{}}
 		for rows.Next() {
 			a, err := scanAttestation(rows)
 			if err != nil {
@@ -367,7 +362,7 @@ func (r *reader) sameSeq(ctx context.Context, keyID string, seq uint64, have []c
 // time at or before t, and the first after t.
 func (x *Index) At(ctx context.Context, udi string, t time.Time) (*client.AtAnswer, error) {
 	return onDevice(ctx, x, udi, func(r *reader, d *device) (*client.AtAnswer, error) {
-		a := &client.AtAnswer{TreeSize: r.size, UDI: d.udi, Enrollment: d.Enrollment, Time: t.UTC()}
+		a := &client.AtAnswer{TreeSize: r.size, UDI: d.UDI, Enrollment: d.Enrollment, Time: t.UTC()}
 		ns := t.UnixNano()
 		var err error
 		if a.InForce, err = r.attestation(ctx, `key_id = ? AND head AND time <= ? ORDER BY time DESC, idx DESC LIMIT 1`, d.keyID, ns); err != nil {
@@ -625,7 +620,7 @@ func (x *Index) FieldAction(ctx context.Context, id string, page Page) (*client.
 		}
 		if len(population) > page.limit() {
 			population = population[:page.limit()]
-			out.More = population[len(population)-1].udi
+			out.More = population[len(population)-1].UDI
 		}
 		fixes := map[string]*client.AttestationRef{}
 		if fa.Action.Remedy != nil {
@@ -651,7 +646,7 @@ func (x *Index) FieldAction(ctx context.Context, id string, page Page) (*client.
 		}
 		for _, d := range population {
 			if fix := fixes[d.keyID]; fix != nil {
-				out.Corrected = append(out.Corrected, client.Correction{UDI: d.udi, Enrollment: d.Enrollment, Remedy: *fix})
+				out.Corrected = append(out.Corrected, client.Correction{UDI: d.UDI, Enrollment: d.Enrollment, Remedy: *fix})
 			} else {
 				out.NotCorrected = append(out.NotCorrected, d.DeviceRef)
 			}
