@@ -8,10 +8,10 @@ ROOTS    ?= testdata/dev/trust-roots.json
 FUZZTIME ?= 10s
 BENCHCOUNT ?= 5
 
-.PHONY: help build run demo test race fuzz bench lint gen check-gen check
+.PHONY: help build run demo cluster demo-cluster test race fuzz bench lint gen check-gen check
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 build: ## build every command into ./bin (static, reproducible paths)
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
@@ -38,7 +38,13 @@ run: build ## a local log on ./data with two local witnesses (2-of-2 policy) and
 demo: build ## the fleetsim scenario on a local log with witnesses, and three regulator answers, proven
 	BIN=bin deploy/local/demo.sh
 
-test: ## everything the tests need (Chromium for the report test), then all the tests
+cluster: build ## a local cluster on loopback: MariaDB, three witnesses, two vigild frontends of one log (state in ./data-cluster)
+	BIN=bin deploy/local/cluster.sh
+
+demo-cluster: build ## the scenario through both frontends of a fresh local cluster, each frontend's answers proven, an audit; then stops
+	BIN=bin deploy/local/demo-cluster.sh
+
+test: ## everything the tests need (Chromium for the report test, MariaDB for the MySQL backend), then all the tests
 	sh deploy/ci/install-test-deps.sh
 	$(GO) test -timeout 20m ./...
 
@@ -67,10 +73,11 @@ bench: ## the benchmarks, BENCHCOUNT runs each, medians by benchstat (raw output
 	done
 	$(GO) tool benchstat bench.out
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck, and the deployment files in deploy/ (deploy/README.md)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	GO=$(GO) sh deploy/ci/lint-deploy.sh
 
 gen: ## regenerate the development fixtures in testdata/dev (deterministic)
 	$(GO) run testdata/gen.go

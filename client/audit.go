@@ -143,8 +143,11 @@ type AuditConfig struct {
 	// Required. A Dir audited under other roots is refused.
 	Roots *TrustRoots
 	// Dir holds the audit's state, so a later run continues where this one
-	// stops (see Audit). Created if missing. Required.
+	// stops (see Audit). Created if missing. Required unless Store is set.
 	Dir string
+	// Store, if set, holds the audit's state instead of Dir: a log
+	// server's database, say, shared by its frontends.
+	Store AuditStore
 	// Workers bounds concurrent fetches, parsing and signature checks.
 	// Default 2 * runtime.NumCPU().
 	Workers int
@@ -317,7 +320,7 @@ func (r *AuditReport) WriteText(w io.Writer) error {
 // log order (State.CheckAuthority), so an audit is bound by the machine's
 // signature-verification rate.
 //
-// Dir keeps the audit's state: the audited size, the compact range of the
+// Dir, or Store, keeps the audit's state: the audited size, the compact range of the
 // audited tree, the authority state, each device's chain head, the firmware
 // builds' SBOMs and the anomalies. A run continues from it: after an
 // interruption it goes on where the last one stopped, and with a larger
@@ -327,12 +330,12 @@ func (r *AuditReport) WriteText(w io.Writer) error {
 // smaller than what Dir has audited. Two audits of one Dir do not run at
 // once: the second waits for the first.
 //
-// The state is kept in two JSON files of one format: audit.json for a
+// The state is kept in two JSON documents of one format: audit.json for a
 // history whose root matched a checkpoint, and progress.json for a run's
 // entries read since, whose root is not yet checked, written when at least
 // 4,096 entries and 5 s have passed since the last write, and when a run
-// stops early. Both are replaced atomically (temporary file, fsync, rename,
-// fsync of Dir):
+// stops early. Both are replaced atomically (in Dir: temporary file, fsync,
+// rename, fsync of Dir):
 //
 //	{
 //	  "version": 1,
@@ -360,15 +363,18 @@ func Audit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*AuditRep
 		return nil, errors.New("audit: Tiles with EntryBundle and Tile is required")
 	case cfg.Roots == nil:
 		return nil, errors.New("audit: Roots is required")
-	case cfg.Dir == "":
-		return nil, errors.New("audit: Dir is required")
+	case cfg.Dir == "" && cfg.Store == nil:
+		return nil, errors.New("audit: Dir or Store is required")
 	case cp == nil:
 		return nil, errors.New("audit: a checkpoint is required")
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2 * runtime.NumCPU()
 	}
-	unlock, err := lockDir(cfg.Dir)
+	if cfg.Store == nil {
+		cfg.Store = dirStore(cfg.Dir)
+	}
+	unlock, err := cfg.Store.Lock(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -402,7 +408,50 @@ func Audit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*AuditRep
 	return a.report(cp, start), nil
 }
 
-// The files of an audit's Dir.
+// AuditStore keeps an audit's state: a few named documents, each replaced
+// whole. Audit keeps them in a directory unless AuditConfig.Store is set.
+type AuditStore interface {
+	// Lock waits until no other audit holds the store, and holds it until
+	// unlock is called.
+	Lock(ctx context.Context) (unlock func(), err error)
+	// Read returns the named document, or nil if there is none.
+	Read(ctx context.Context, name string) ([]byte, error)
+	// Write replaces the named document with b, durably and atomically: a
+	// crash leaves the old or the new, whole.
+	Write(ctx context.Context, name string, b []byte) error
+	// Remove removes the named document, if there is one.
+	Remove(ctx context.Context, name string) error
+	// String names the store in errors.
+	String() string
+}
+
+// dirStore keeps an audit's documents as files of a directory.
+type dirStore string
+
+func (d dirStore) Lock(context.Context) (func(), error) { return lockDir(string(d)) }
+
+func (d dirStore) Read(_ context.Context, name string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(string(d), name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (d dirStore) Write(_ context.Context, name string, b []byte) error {
+	return WriteFileAtomic(filepath.Join(string(d), name), b, 0o600)
+}
+
+func (d dirStore) Remove(_ context.Context, name string) error {
+	if err := os.Remove(filepath.Join(string(d), name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (d dirStore) String() string { return string(d) }
+
+// The documents of an audit's state.
 const (
 	auditFile    = "audit.json"
 	progressFile = "progress.json"
@@ -502,11 +551,11 @@ func openAudit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*audi
 		started:    time.Now(),
 		savedAt:    time.Now(),
 	}
-	verified, err := a.read(auditFile, cp)
+	verified, err := a.read(ctx, auditFile, cp)
 	if err != nil {
 		return nil, err
 	}
-	progress, err := a.read(progressFile, cp)
+	progress, err := a.read(ctx, progressFile, cp)
 	if err != nil {
 		return nil, err
 	}
@@ -526,7 +575,7 @@ func openAudit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*audi
 		return a, nil
 	}
 	if st.Size > cp.Size {
-		return nil, fmt.Errorf("%s has audited %d entries of %s; the checkpoint given is of the smaller size %d: pass the latest checkpoint", cfg.Dir, st.Size, cp.Origin, cp.Size)
+		return nil, fmt.Errorf("%s has audited %d entries of %s; the checkpoint given is of the smaller size %d: pass the latest checkpoint", cfg.Store, st.Size, cp.Origin, cp.Size)
 	}
 	if a.rng, err = rangeFactory.NewRange(0, st.Size, st.Range); err != nil {
 		return nil, fmt.Errorf("reading audit state: compact range: %w", err)
@@ -577,13 +626,13 @@ func (a *auditor) alignIndex(ctx context.Context, st *auditState) (*auditState, 
 
 // read reads one of Dir's state files, or returns nil if there is none. A
 // file for another log or other trust roots is refused.
-func (a *auditor) read(name string, cp *flog.Checkpoint) (*auditState, error) {
-	b, err := os.ReadFile(filepath.Join(a.cfg.Dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+func (a *auditor) read(ctx context.Context, name string, cp *flog.Checkpoint) (*auditState, error) {
+	b, err := a.cfg.Store.Read(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("reading audit state: %w", err)
+	}
+	if b == nil {
+		return nil, nil
 	}
 	var st auditState
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -593,11 +642,11 @@ func (a *auditor) read(name string, cp *flog.Checkpoint) (*auditState, error) {
 	}
 	switch {
 	case st.Version != auditVersion:
-		return nil, fmt.Errorf("%s holds audit state of version %d; this is version %d", a.cfg.Dir, st.Version, auditVersion)
+		return nil, fmt.Errorf("%s holds audit state of version %d; this is version %d", a.cfg.Store, st.Version, auditVersion)
 	case st.Origin != cp.Origin:
-		return nil, fmt.Errorf("%s holds the audit of log %q, not of %q: use another directory", a.cfg.Dir, st.Origin, cp.Origin)
+		return nil, fmt.Errorf("%s holds the audit of log %q, not of %q: use another directory", a.cfg.Store, st.Origin, cp.Origin)
 	case st.TrustRoots != a.rootsID:
-		return nil, fmt.Errorf("%s holds an audit made under other trust roots: use another directory", a.cfg.Dir)
+		return nil, fmt.Errorf("%s holds an audit made under other trust roots: use another directory", a.cfg.Store)
 	}
 	return &st, nil
 }
@@ -622,8 +671,8 @@ func (a *auditor) save(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("encoding audit state: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(a.cfg.Dir, name), b, 0o600); err != nil {
-		return err
+	if err := a.cfg.Store.Write(ctx, name, b); err != nil {
+		return fmt.Errorf("writing audit state: %w", err)
 	}
 	a.saved, a.savedAt = st.Size, time.Now()
 	return nil
@@ -642,7 +691,7 @@ func (a *auditor) commit(ctx context.Context) error {
 // discardProgress removes the unverified progress, if any, and the index's
 // facts beyond the verified state.
 func (a *auditor) discardProgress(ctx context.Context) error {
-	if err := os.Remove(filepath.Join(a.cfg.Dir, progressFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := a.cfg.Store.Remove(ctx, progressFile); err != nil {
 		return fmt.Errorf("removing %s: %w", progressFile, err)
 	}
 	if a.cfg.Index != nil {

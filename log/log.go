@@ -13,11 +13,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -30,8 +27,6 @@ import (
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 	tclient "github.com/transparency-dev/tessera/client"
-	"github.com/transparency-dev/tessera/storage/posix"
-	badger "github.com/transparency-dev/tessera/storage/posix/antispam"
 	"github.com/vigil-log/vigil/client"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -43,19 +38,16 @@ var ErrPushback = tessera.ErrPushback
 // ErrWitnessPolicy is wrapped when the witness policy does not parse.
 var ErrWitnessPolicy = errors.New("invalid witness policy")
 
+// ErrExists is wrapped by Create when the storage already holds a log.
+var ErrExists = errors.New("storage already holds a log")
+
 // ErrNotFound is returned for an index the log has not integrated.
 var ErrNotFound = errors.New("no such entry")
 
-// Config configures a log on Tessera's POSIX driver.
+// Config configures a log.
 type Config struct {
-	// Dir holds the tree: tiles, entry bundles, the checkpoint and Tessera's
-	// .state directory. Required.
-	Dir string
-	// AntispamDir holds Tessera's persistent (badger) antispam index, which
-	// maps an entry's hash to its index so that an identical resubmission
-	// gets the original index. Optional: empty means only the in-memory
-	// cache of recent entries deduplicates.
-	AntispamDir string
+	// Storage is where the log lives: POSIX or MySQL. Required.
+	Storage Storage
 	// AntispamPushback is how far, in entries, the antispam follower may lag
 	// the tree before the log answers with pushback. Entries in that window
 	// are still deduplicated by the in-memory caches, which hold 256Ki
@@ -69,7 +61,9 @@ type Config struct {
 	Verifier note.Verifier
 	// Options is Tessera's append options builder, as built by the caller
 	// (batching, checkpoint interval, pushback). Log adds the checkpoint
-	// signer, antispam and witnesses. Nil means Tessera's defaults.
+	// signer, antispam and witnesses. Nil means Tessera's defaults. A
+	// checkpoint interval below the storage's floor (1s on MySQL) is
+	// refused.
 	Options *tessera.AppendOptions
 	// WitnessPolicy is a C2SP tlog-policy file whose witnesses must cosign
 	// a checkpoint before it is published (Tessera's WithWitnesses, fail
@@ -98,6 +92,9 @@ type Log struct {
 	// lookupAntispam asks Tessera's persistent antispam index for a leaf's
 	// index without ever appending; nil without antispam.
 	lookupAntispam tessera.AddFn
+	// antispamProgress reports how much of the tree the persistent antispam
+	// index covers; nil without antispam.
+	antispamProgress tessera.Follower
 	// recent maps the identity of leaves this process sequenced to their
 	// index, covering the time before the antispam follower indexes them.
 	recent *lru.Cache[[32]byte, uint64]
@@ -123,45 +120,40 @@ type Receipt struct {
 	Hashes     [][]byte
 }
 
-// treeState is the file Tessera's POSIX driver writes once a tree exists.
-const treeState = ".state/treeState"
+// Exists reports whether the storage holds a log.
+func Exists(ctx context.Context, s Storage) (bool, error) { return s.exists(ctx) }
 
-// Exists reports whether dir holds a log.
-func Exists(dir string) (bool, error) {
-	_, err := os.Stat(filepath.Join(dir, treeState))
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
-	}
-	return false, fmt.Errorf("checking for a log in %s: %w", dir, err)
-}
-
-// Create makes a new, empty log in cfg.Dir, which must not exist or be empty.
+// Create makes a new, empty log in cfg.Storage, which must hold nothing (an
+// empty or missing directory; a MySQL database without Tessera's tables).
 func Create(ctx context.Context, cfg Config) (*Log, error) {
-	ents, err := os.ReadDir(cfg.Dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading log directory: %w", err)
+	if cfg.Storage == nil {
+		return nil, errors.New("log: Storage is required")
 	}
-	if len(ents) != 0 {
-		return nil, fmt.Errorf("creating a log: directory %s is not empty", cfg.Dir)
+	ok, err := cfg.Storage.exists(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating log directory: %w", err)
+	if ok {
+		return nil, fmt.Errorf("creating a log: %s: %w", cfg.Storage, ErrExists)
+	}
+	if err := cfg.Storage.prepare(ctx); err != nil {
+		return nil, err
 	}
 	return start(ctx, cfg)
 }
 
-// Open opens the existing log in cfg.Dir. It fails if there is none, so a
-// wrong path never quietly starts a new log.
+// Open opens the existing log in cfg.Storage. It fails if there is none, so
+// a wrong path or database never quietly starts a new log.
 func Open(ctx context.Context, cfg Config) (*Log, error) {
-	ok, err := Exists(cfg.Dir)
+	if cfg.Storage == nil {
+		return nil, errors.New("log: Storage is required")
+	}
+	ok, err := cfg.Storage.exists(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("opening log: no log in %s", cfg.Dir)
+		return nil, fmt.Errorf("opening log: no log in %s", cfg.Storage)
 	}
 	return start(ctx, cfg)
 }
@@ -183,6 +175,9 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 	if opts == nil {
 		opts = tessera.NewAppendOptions()
 	}
+	if min := cfg.Storage.minCheckpointInterval(); opts.CheckpointInterval() < min {
+		return nil, fmt.Errorf("log: a checkpoint interval of %v is below the %v that %s allows", opts.CheckpointInterval(), min, cfg.Storage)
+	}
 	// Tessera's background work lives as long as the log, not the caller's
 	// ctx: Close ends it, after Tessera's own shutdown, in the documented order.
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -199,17 +194,21 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 		opts = opts.WithWitnesses(wg, nil)
 		httpClient.Transport = newWitnessTransport(cfg.Registerer, wg.Endpoints())
 	}
-	driver, err := posix.New(lctx, posix.Config{Path: cfg.Dir, HTTPClient: httpClient})
+	// A log signed by another key would be extended under this one and
+	// every client would reject it: refuse before Tessera publishes.
+	if cp, err := cfg.Storage.checkpoint(ctx); err != nil {
+		cancel()
+		return nil, err
+	} else if cp != nil {
+		if _, _, _, err := log.ParseCheckpoint(cp, cfg.Signer.Name(), cfg.Verifier); err != nil {
+			cancel()
+			return nil, fmt.Errorf("%s holds a log whose checkpoint the key %s does not verify (%v): wrong key or wrong storage", cfg.Storage, cfg.Verifier.Name(), err)
+		}
+	}
+	driver, as, err := cfg.Storage.open(lctx, httpClient, cfg.AntispamPushback)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("opening POSIX storage: %w", err)
-	}
-	var as tessera.Antispam
-	if cfg.AntispamDir != "" {
-		if as, err = badger.NewAntispam(lctx, cfg.AntispamDir, badger.AntispamOpts{PushbackThreshold: cfg.AntispamPushback}); err != nil {
-			cancel()
-			return nil, fmt.Errorf("opening antispam index: %w", err)
-		}
+		return nil, err
 	}
 	opts = opts.WithCheckpointSigner(cfg.Signer).WithAntispam(tessera.DefaultAntispamInMemorySize, as)
 	a, shutdown, reader, err := tessera.NewAppender(lctx, driver, opts)
@@ -230,7 +229,8 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 		l.lookupAntispam = as.Decorator()(func(context.Context, *tessera.Entry) tessera.IndexFuture {
 			return func() (tessera.Index, error) { return tessera.Index{}, errNotIndexed }
 		})
-		if err := l.awaitAntispam(ctx, as); err != nil {
+		l.antispamProgress = as.Follower(nil) // only asked for its persisted position
+		if err := l.awaitAntispam(ctx); err != nil {
 			cancel()
 			return nil, err
 		}
@@ -244,7 +244,7 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("creating entry bundle cache: %w", err)
 	}
 	l.metrics = newMetrics(cfg.Registerer, l)
-	l.logger.InfoContext(ctx, "log started", "dir", cfg.Dir)
+	l.logger.InfoContext(ctx, "log started", "storage", cfg.Storage.String())
 	return l, nil
 }
 
@@ -277,22 +277,21 @@ func (l *Log) Sequence(ctx context.Context, leaf []byte) (index uint64, dup bool
 // awaitAntispam blocks until Tessera's persistent antispam index covers the
 // whole integrated tree. Its follower indexes entries a second or so after
 // integration, and the in-memory index of recent entries dies with the
-// process: without this wait, an entry sequenced just before a crash and
-// resubmitted just after it would be appended a second time.
-func (l *Log) awaitAntispam(ctx context.Context, as tessera.Antispam) error {
-	progress := as.Follower(nil) // only asked for its persisted position
+// process: without this wait at start, an entry sequenced just before a
+// crash and resubmitted just after it would be appended a second time.
+func (l *Log) awaitAntispam(ctx context.Context) error {
 	start := time.Now()
 	for {
 		size, err := l.reader.IntegratedSize(ctx)
 		if err != nil {
 			return fmt.Errorf("reading integrated size: %w", err)
 		}
-		done, err := progress.EntriesProcessed(ctx)
+		done, err := l.antispamProgress.EntriesProcessed(ctx)
 		if err != nil {
 			return fmt.Errorf("reading antispam progress: %w", err)
 		}
 		if done >= size {
-			if size > 0 {
+			if size > 0 && time.Since(start) > time.Second {
 				l.logger.InfoContext(ctx, "antispam index covers the log", "size", size, "waited", time.Since(start).Round(time.Millisecond))
 			}
 			return nil
@@ -318,7 +317,10 @@ const cachedBundles = 1024
 // Lookup reports the index of an identical leaf already in the log, without
 // adding anything. It knows the leaves this process sequenced recently and
 // those in Tessera's persistent antispam index, which its follower fills
-// shortly after integration; a leaf in neither is reported absent.
+// shortly after integration; a leaf in neither is reported absent. On
+// storage other frontends write too (MySQL), a leaf found in neither is
+// looked up again once the antispam index covers the tree as it stood,
+// since another frontend may have sequenced it a moment ago.
 func (l *Log) Lookup(ctx context.Context, leaf []byte) (uint64, bool, error) {
 	id := sha256.Sum256(leaf)
 	if idx, ok := l.recent.Get(id); ok {
@@ -327,6 +329,21 @@ func (l *Log) Lookup(ctx context.Context, leaf []byte) (uint64, bool, error) {
 	if l.lookupAntispam == nil {
 		return 0, false, nil
 	}
+	idx, found, err := l.lookupPersistent(ctx, leaf)
+	if found || err != nil {
+		return idx, found, err
+	}
+	if _, shared := l.cfg.Storage.(MySQL); !shared {
+		return 0, false, nil
+	}
+	if err := l.awaitAntispam(ctx); err != nil {
+		return 0, false, err
+	}
+	return l.lookupPersistent(ctx, leaf)
+}
+
+// lookupPersistent asks the persistent antispam index alone.
+func (l *Log) lookupPersistent(ctx context.Context, leaf []byte) (uint64, bool, error) {
 	idx, err := l.lookupAntispam(ctx, tessera.NewEntry(leaf))()
 	switch {
 	case errors.Is(err, errNotIndexed):

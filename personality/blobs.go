@@ -3,6 +3,7 @@ package personality
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,19 @@ import (
 
 	"github.com/vigil-log/vigil/client"
 )
+
+// Blobs stores payloads too large for a leaf (SBOM statements) under their
+// SHA-256 digest, in lowercase hex. BlobStore (a directory) and SQLBlobs
+// (the log's MySQL database) implement it.
+//
+// Put is durable when it returns, so the log never commits to a blob the
+// store does not hold; it checks the digest, and storing a blob twice is
+// harmless. Get's error wraps fs.ErrNotExist for a blob the store lacks. Both
+// may be called concurrently.
+type Blobs interface {
+	Put(ctx context.Context, digest string, data []byte) error
+	Get(ctx context.Context, digest string) ([]byte, error)
+}
 
 // BlobStore is a content-addressed store of payloads too large for a leaf
 // (SBOM statements), on a local file system. A blob lives at
@@ -63,6 +77,57 @@ func (s *BlobStore) Get(_ context.Context, digest string) ([]byte, error) {
 		return nil, fmt.Errorf("blob store: %w", fs.ErrNotExist)
 	}
 	b, err := os.ReadFile(s.path(digest))
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	return b, nil
+}
+
+// SQLBlobs keeps blobs in a MySQL or MariaDB table, vigil_blobs, in the
+// database that holds the log, so that every frontend of the log reads what
+// any of them stored.
+type SQLBlobs struct {
+	db *sql.DB
+}
+
+// NewSQLBlobs creates the vigil_blobs table in db if it is missing. The
+// caller closes db.
+func NewSQLBlobs(ctx context.Context, db *sql.DB) (*SQLBlobs, error) {
+	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS vigil_blobs (
+		digest BINARY(32) NOT NULL PRIMARY KEY,
+		data LONGBLOB NOT NULL)`)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: creating vigil_blobs: %w", err)
+	}
+	return &SQLBlobs{db: db}, nil
+}
+
+// Put stores data under its digest, which is checked. A transaction commits
+// it before Put returns.
+func (s *SQLBlobs) Put(ctx context.Context, digest string, data []byte) error {
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != digest {
+		return errors.New("blob store: digest does not match content")
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO vigil_blobs (digest, data) VALUES (?, ?)
+		ON DUPLICATE KEY UPDATE digest = digest`, sum[:], data)
+	if err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	return nil
+}
+
+// Get returns the blob with the given digest.
+func (s *SQLBlobs) Get(ctx context.Context, digest string) ([]byte, error) {
+	d, err := hex.DecodeString(digest)
+	if err != nil || len(d) != sha256.Size {
+		return nil, fmt.Errorf("blob store: %w", fs.ErrNotExist)
+	}
+	var b []byte
+	err = s.db.QueryRowContext(ctx, `SELECT data FROM vigil_blobs WHERE digest = ?`, d).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("blob store: sha256:%s: %w", digest, fs.ErrNotExist)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob store: %w", err)
 	}

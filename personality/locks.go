@@ -1,7 +1,7 @@
 package personality
 
 import (
-	"hash/maphash"
+	"hash/fnv"
 	"slices"
 	"sync"
 
@@ -21,33 +21,46 @@ import (
 // shared. Stripes are taken in ascending order, so there is no deadlock.
 type locks struct {
 	global  sync.RWMutex
-	stripes [1024]sync.RWMutex
-	seed    maphash.Seed
+	stripes [stripes]sync.RWMutex
 }
 
-func newLocks() *locks { return &locks{seed: maphash.MakeSeed()} }
+// stripes is how many stripes names map onto, here and in a shared
+// Admission's table.
+const stripes = 1024
+
+func newLocks() *locks { return &locks{} }
 
 type lockReq struct {
 	stripe int
 	write  bool
 }
 
-func (l *locks) stripe(name string) int {
-	return int(maphash.String(l.seed, name) % uint64(len(l.stripes)))
+// lockPlan is what an entry must lock: stripes, ascending and each once,
+// and the global lock, shared or exclusive.
+type lockPlan struct {
+	stripes             []lockReq
+	global, globalWrite bool
 }
 
-// lock takes the locks an entry needs and returns the function that
-// releases them.
-func (l *locks) lock(e *client.Entry) (unlock func()) {
+// stripe maps a name onto a stripe with FNV-1a, which every frontend of a
+// log computes alike (a shared Admission locks the same stripes).
+func stripe(name string) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32() % stripes)
+}
+
+// plan returns the locks an entry needs.
+func plan(e *client.Entry) lockPlan {
 	var reqs []lockReq
-	add := func(name string, write bool) { reqs = append(reqs, lockReq{l.stripe(name), write}) }
-	global, globalWrite := true, false
+	add := func(name string, write bool) { reqs = append(reqs, lockReq{stripe(name), write}) }
+	p := lockPlan{global: true}
 	switch e.Kind {
 	case client.KindEnrollment:
 		add("key:"+e.DeviceKey().ID(), true)
 		add("udi:"+e.UDI().DeviceID(), true)
 	case client.KindAttestation:
-		global = false
+		p.global = false
 		add("key:"+e.SignerKeyID(), false)
 		add("udi:"+e.UDI().DeviceID(), false)
 	case client.KindSBOM:
@@ -59,26 +72,31 @@ func (l *locks) lock(e *client.Entry) (unlock func()) {
 		case client.TargetUDI:
 			add("udi:"+e.UDI().DeviceID(), true)
 		case client.TargetManufacturerKey:
-			globalWrite = true
+			p.globalWrite = true
 		}
 	}
 	slices.SortFunc(reqs, func(a, b lockReq) int { return a.stripe - b.stripe })
 	// Merge requests for one stripe: exclusive wins.
-	merged := reqs[:0]
 	for _, r := range reqs {
-		if n := len(merged); n > 0 && merged[n-1].stripe == r.stripe {
-			merged[n-1].write = merged[n-1].write || r.write
+		if n := len(p.stripes); n > 0 && p.stripes[n-1].stripe == r.stripe {
+			p.stripes[n-1].write = p.stripes[n-1].write || r.write
 			continue
 		}
-		merged = append(merged, r)
+		p.stripes = append(p.stripes, r)
 	}
+	return p
+}
+
+// lock takes the locks of a plan and returns the function that releases
+// them.
+func (l *locks) lock(p lockPlan) (unlock func()) {
 	switch {
-	case globalWrite:
+	case p.globalWrite:
 		l.global.Lock()
-	case global:
+	case p.global:
 		l.global.RLock()
 	}
-	for _, r := range merged {
+	for _, r := range p.stripes {
 		if r.write {
 			l.stripes[r.stripe].Lock()
 		} else {
@@ -86,7 +104,7 @@ func (l *locks) lock(e *client.Entry) (unlock func()) {
 		}
 	}
 	return func() {
-		for _, r := range merged {
+		for _, r := range p.stripes {
 			if r.write {
 				l.stripes[r.stripe].Unlock()
 			} else {
@@ -94,9 +112,9 @@ func (l *locks) lock(e *client.Entry) (unlock func()) {
 			}
 		}
 		switch {
-		case globalWrite:
+		case p.globalWrite:
 			l.global.Unlock()
-		case global:
+		case p.global:
 			l.global.RUnlock()
 		}
 	}

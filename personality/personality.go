@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,9 +51,13 @@ type Config struct {
 	// Log is the log entries are appended to. Required.
 	Log Log
 	// Blobs stores payloads that do not fit in a leaf. Required.
-	Blobs *BlobStore
+	Blobs Blobs
 	// Roots are the trust-root manufacturers. Required.
 	Roots *client.TrustRoots
+	// Admission coordinates admission with the other frontends of a shared
+	// log (SQLAdmission on MySQL). Optional: nil for a log only this
+	// process writes.
+	Admission Admission
 	// Index answers the query API. Optional: without it the query routes
 	// answer 501.
 	Index *index.Index
@@ -75,8 +80,9 @@ type Personality struct {
 	locks   *locks
 	metrics *metrics
 	logger  *slog.Logger
-	// folded is how many log entries the follower has folded into state.
-	// Only New and Follow touch it, never concurrently.
+	foldMu  sync.Mutex // held by fold
+	// folded is how many log entries have been folded into state; under
+	// foldMu.
 	folded uint64
 }
 
@@ -135,6 +141,8 @@ func (p *Personality) Follow(ctx context.Context, every time.Duration) {
 // decoded. Entries are not re-verified: the log admitted them, and
 // `vigil audit` is the independent re-check.
 func (p *Personality) fold(ctx context.Context) error {
+	p.foldMu.Lock()
+	defer p.foldMu.Unlock()
 	size, err := p.cfg.Log.IntegratedSize(ctx)
 	if err != nil {
 		return fmt.Errorf("reading log size: %w", err)
@@ -204,8 +212,60 @@ func (p *Personality) submit(ctx context.Context, envelopeJSON []byte) (*submiss
 	if err != nil {
 		return &submission{entry: e}, err
 	}
-	unlock := p.locks.lock(e)
+	pl := plan(e)
+	unlock := p.locks.lock(pl)
 	defer unlock()
+	if p.cfg.Admission == nil {
+		return p.judgeAndSequence(ctx, e, leaf, 0)
+	}
+	fence, release, err := p.cfg.Admission.Acquire(ctx, pl)
+	if err != nil {
+		return &submission{entry: e}, err
+	}
+	sub, err := p.judgeAndSequence(ctx, e, leaf, fence)
+	// Only a new entry moves the fence: a duplicate changed nothing.
+	sequenced := err == nil && !sub.dup
+	var idx uint64
+	if sequenced {
+		idx = sub.index
+	}
+	if rerr := release(sequenced, idx); rerr != nil {
+		p.logger.ErrorContext(ctx, "releasing the admission locks", "err", rerr)
+	}
+	return sub, err
+}
+
+// reach folds the log into the authority state until it covers the first
+// size entries, which other frontends may have sequenced a moment ago.
+func (p *Personality) reach(ctx context.Context, size uint64) error {
+	reached := func() bool {
+		p.foldMu.Lock()
+		defer p.foldMu.Unlock()
+		return p.folded >= size
+	}
+	for !reached() {
+		if err := p.fold(ctx); err != nil {
+			return err
+		}
+		if reached() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the log to integrate %d entries: %w", size, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// judgeAndSequence checks an entry against the authority state of at least
+// the first fence entries and, if it is admissible, appends it. The caller
+// holds the entry's locks.
+func (p *Personality) judgeAndSequence(ctx context.Context, e *client.Entry, leaf []byte, fence uint64) (*submission, error) {
+	if err := p.reach(ctx, fence); err != nil {
+		return &submission{entry: e}, err
+	}
 	if err := p.state.Check(e); err != nil {
 		// An entry the log already holds is answered with its index even if
 		// history has since made it inadmissible (its device enrolled by

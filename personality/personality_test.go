@@ -203,9 +203,16 @@ func (f *fixture) sbom(digest string, mfr *client.PrivateKey) []byte {
 // post submits a body and returns the status and the decoded error body.
 func (f *fixture) post(body []byte, query string) (int, apiError, []byte) {
 	f.t.Helper()
-	resp, err := http.Post(f.srv.URL+"/v1/entries"+query, "application/json", bytes.NewReader(body))
+	return postURL(f.t, f.srv.URL, body, query)
+}
+
+// postURL submits an envelope to the server at url.
+func postURL(t testing.TB, url string, body []byte, query string) (int, apiError, []byte) {
+	t.Helper()
+	resp, err := http.Post(url+"/v1/entries"+query, "application/json", bytes.NewReader(body))
 	if err != nil {
-		f.t.Fatal(err)
+		t.Error(err)
+		return 0, apiError{}, nil
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -695,7 +702,13 @@ func TestConcurrentAdmission(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Replay the log: every attestation of d precedes the revocation.
+	f.attestedBeforeRevocation(d)
+}
+
+// attestedBeforeRevocation replays the log and fails the test unless the
+// log holds d's revocation and every attestation of d precedes it.
+func (f *fixture) attestedBeforeRevocation(d *device) {
+	f.t.Helper()
 	ctx := context.Background()
 	revokedAt := int64(-1)
 	err := f.log.Leaves(ctx, 0, f.size(), func(i uint64, leaf []byte) error {
@@ -707,11 +720,11 @@ func TestConcurrentAdmission(t *testing.T) {
 		case e.Kind == client.KindRevocation && e.Revocation.Target.ID == d.key.Public().ID():
 			revokedAt = int64(i)
 		case e.Kind == client.KindAttestation && e.SignerKeyID() == d.key.Public().ID() && revokedAt >= 0:
-			t.Errorf("attestation at %d follows the device's revocation at %d", i, revokedAt)
+			f.t.Errorf("attestation at %d follows the device's revocation at %d", i, revokedAt)
 		}
 		return nil
 	})
 	if err != nil || revokedAt < 0 {
-		t.Fatalf("replaying the log: %v (revocation at %d)", err, revokedAt)
+		f.t.Fatalf("replaying the log: %v (revocation at %d)", err, revokedAt)
 	}
 }

@@ -120,7 +120,7 @@ func newStory(t *testing.T) *story {
 // follow builds an index of the story's log in a new directory.
 func (s *story) follow(dir string) *index.Follower {
 	s.t.Helper()
-	f, err := index.NewFollower(index.FollowerConfig{Tiles: s.tiles, Verifier: s.verifier, Blob: s.api.Blob, Roots: s.roots, Dir: dir})
+	f, err := index.NewFollower(context.Background(), index.FollowerConfig{Tiles: s.tiles, Verifier: s.verifier, Blob: s.api.Blob, Roots: s.roots, Dir: dir})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -477,7 +477,7 @@ func TestIndexRebuildAndTruncate(t *testing.T) {
 
 	// A second follower of the same directory is refused while one runs.
 	f2 := s.follow(dir)
-	if _, err := index.NewFollower(index.FollowerConfig{Tiles: s.tiles, Verifier: s.verifier, Roots: s.roots, Dir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := index.NewFollower(context.Background(), index.FollowerConfig{Tiles: s.tiles, Verifier: s.verifier, Roots: s.roots, Dir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("second follower of one directory: %v", err)
 	}
 	if n, err := f2.Index().Size(ctx); err != nil || n != cp2.Size {
@@ -486,7 +486,7 @@ func TestIndexRebuildAndTruncate(t *testing.T) {
 	f2.Close()
 
 	// A rebuild from scratch answers the same.
-	rebuilt, err := index.NewFollower(index.FollowerConfig{Tiles: s.tiles, Verifier: s.verifier, Blob: s.api.Blob, Roots: s.roots, Dir: dir, Rebuild: true})
+	rebuilt, err := index.NewFollower(context.Background(), index.FollowerConfig{Tiles: s.tiles, Verifier: s.verifier, Blob: s.api.Blob, Roots: s.roots, Dir: dir, Rebuild: true})
 	if err != nil {
 		t.Fatal(err)
 	}

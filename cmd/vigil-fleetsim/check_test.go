@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vigil-log/vigil/client"
 	"github.com/vigil-log/vigil/cmd/internal/e2e"
 )
 
@@ -55,4 +59,69 @@ func TestCheck(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "DIFFERS: "+truth.Devices[0].UDI) || !strings.Contains(errOut, "1 answers differ") {
 		t.Errorf("check of a wrong truth: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// TestTwoFrontends is the shared log's acceptance run: two vigild frontends
+// of one log in MariaDB, under 2-of-3 witnesses. The scenario is played
+// with its submissions alternating between them (so one device's
+// enrollment and attestations go through both); then each frontend's
+// answers are proven against the ground truth, their raw answers compared
+// byte for byte, and the regulator's independent audit replays the whole
+// log: the only anomalies it may find are the scenario's cloned device's
+// forked chain, which the log rightly accepts and reports.
+func TestTwoFrontends(t *testing.T) {
+	skipShort(t)
+	fleet := initFleet(t)
+	w := e2e.StartWitnessedLogOn(t, "mysql", filepath.Join(fleet, "trust-roots.json"))
+	a, b := w.Log, w.Log.Another(t)
+	if out, errOut, code := e2e.Run(t, "vigil-fleetsim", "scenario", "--state", fleet, "--url", a.URL+","+b.URL, "--devices", "48", "--attestations", "6"); code != 0 {
+		t.Fatalf("scenario over two frontends: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, v := range []*e2e.Server{a, b} {
+		out, errOut, code := e2e.Run(t, "vigil-fleetsim", "check", "--state", fleet, "--url", v.URL, "--policy", w.Policy, "--wait", "30s")
+		if code != 0 || !strings.Contains(out, "every answer equals the ground truth") {
+			t.Fatalf("check against %s: exit %d\n%s%s", v.URL, code, out, errOut)
+		}
+	}
+	truth := readTruth(t, fleet)
+	ctx := context.Background()
+	for _, path := range []string{
+		"/v1/devices/" + url.PathEscape(truth.Devices[0].UDI),
+		"/v1/devices/" + url.PathEscape(truth.Clone.UDI) + "/attestations",
+		"/v1/field-actions/" + url.PathEscape(truth.FieldAction.ID),
+		"/v1/impact?purl=" + url.QueryEscape(truth.Impact.PURL),
+	} {
+		fromA, err := a.Get(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromB, err := b.Get(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(fromA, fromB) {
+			t.Errorf("GET %s answers differently on the two frontends:\n%s\n%s", path, fromA, fromB)
+		}
+	}
+	out, errOut, code := e2e.Run(t, "vigil", "audit", "-q", "--json", "--log", a.URL, "--policy", w.Policy,
+		"--trust-roots", filepath.Join(fleet, "trust-roots.json"), "--state", t.TempDir())
+	var report struct {
+		Size      uint64
+		Anomalies []struct{ Code, UDI string }
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("vigil audit: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if report.Size != truth.Counts.Entries {
+		t.Errorf("the audit read %d entries, the scenario made %d", report.Size, truth.Counts.Entries)
+	}
+	for _, an := range report.Anomalies {
+		if an.Code != client.AnomalyChainFork || an.UDI != truth.Clone.UDI {
+			t.Errorf("the audit found %s at %s; only the clone's forks are expected", an.Code, an.UDI)
+		}
+	}
+	if len(report.Anomalies) == 0 {
+		t.Errorf("the audit found none of the clone's forks (exit %d)", code)
+	}
+	t.Logf("%d entries through two frontends; the audit found %d anomalies, all the clone's forks", report.Size, len(report.Anomalies))
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,7 +30,9 @@ type sim struct {
 	seed  uint64
 	fleet fleetFile
 	mkeys []*client.PrivateKey
-	lc    *client.LogClient
+	// lcs are the log's frontends, which submissions go round-robin over.
+	lcs  []*client.LogClient
+	next atomic.Uint64
 	// noWait submits without waiting for receipts (none are saved).
 	noWait bool
 
@@ -85,7 +88,7 @@ type truthAttestation struct {
 func runCmd(args []string) error {
 	fs := flag.NewFlagSet("vigil-fleetsim run", flag.ContinueOnError)
 	state := fs.String("state", "", "fleet directory made by init (required)")
-	url := fs.String("url", "", "the log's base URL (required)")
+	url := fs.String("url", "", "the log's base URL (required); several frontends' URLs, comma-separated, take submissions in turn")
 	devices := fs.Int("devices", 0, "number of devices (required)")
 	atts := fs.Int("attestations", 0, "attestations per device")
 	seed := fs.Uint64("seed", 0, "seed of the run's choices (default: the fleet's seed)")
@@ -143,8 +146,20 @@ func loadSim(dir, url string, seed uint64, conc int) (*sim, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = conc * 2
-	s.lc = &client.LogClient{URL: url, HTTP: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+	hc := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+	for u := range strings.SplitSeq(url, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			return nil, fmt.Errorf("--url %q: an empty URL", url)
+		}
+		s.lcs = append(s.lcs, &client.LogClient{URL: u, HTTP: hc})
+	}
 	return s, nil
+}
+
+// lc returns the next frontend's client: each request goes to the next,
+// so one device's entries and their receipts are spread over all of them.
+func (s *sim) lc() *client.LogClient {
+	return s.lcs[s.next.Add(1)%uint64(len(s.lcs))]
 }
 
 // modelRef names a model by its manufacturer's and its own position in
@@ -460,7 +475,7 @@ func (s *sim) submit(ctx context.Context, kind string, env []byte) (*client.Subm
 func (s *sim) submitWithRetry(ctx context.Context, env []byte) (*client.Submission, error) {
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		sub, err := s.lc.Submit(ctx, env, !s.noWait)
+		sub, err := s.lc().Submit(ctx, env, !s.noWait)
 		var ae *client.APIError
 		switch {
 		case err == nil && (sub.Bundle != nil || s.noWait):
@@ -495,7 +510,7 @@ func (s *sim) submitWithRetry(ctx context.Context, env []byte) (*client.Submissi
 
 func (s *sim) awaitBundle(ctx context.Context, index uint64) (*client.Bundle, error) {
 	for {
-		b, err := s.lc.Entry(ctx, index)
+		b, err := s.lc().Entry(ctx, index)
 		if err == nil {
 			return b, nil
 		}

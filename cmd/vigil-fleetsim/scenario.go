@@ -31,7 +31,7 @@ const (
 func scenarioCmd(args []string) error {
 	fs := flag.NewFlagSet("vigil-fleetsim scenario", flag.ContinueOnError)
 	state := fs.String("state", "", "fleet directory made by init (required)")
-	url := fs.String("url", "", "the log's base URL (required)")
+	url := fs.String("url", "", "the log's base URL (required); several frontends' URLs, comma-separated, take submissions in turn")
 	devices := fs.Int("devices", 0, "number of devices, at least 4 per model (required)")
 	atts := fs.Int("attestations", 0, "attestations per device, one a day, at least 4 (required)")
 	seed := fs.Uint64("seed", 0, "seed of the story's choices (default: the fleet's seed)")

@@ -102,36 +102,48 @@ func (d *dataDir) createKey(origin string) error {
 }
 
 func (d *dataDir) loadKey(origin string) error {
-	kp := filepath.Join(d.path, keyFile)
+	var err error
+	d.signer, d.verifier, d.vkey, err = loadLogKey(filepath.Join(d.path, keyFile), filepath.Join(d.path, vkeyFile), origin)
+	return err
+}
+
+// loadLogKey reads a log's note signer key from kp, and its verifier key
+// from vp, and checks that they are a pair of the given origin (any, if
+// empty). The key must not be readable by others, nor writable by its
+// group; a group may read it, as Kubernetes mounts a Secret for a pod's
+// fsGroup.
+func loadLogKey(kp, vp, origin string) (note.Signer, note.Verifier, string, error) {
 	fi, err := os.Stat(kp)
 	if err != nil {
-		return fmt.Errorf("reading log key: %w", err)
+		return nil, nil, "", fmt.Errorf("reading log key: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("log key %s is readable by others (mode %#o): chmod 600 it", kp, fi.Mode().Perm())
+	if fi.Mode().Perm()&0o027 != 0 {
+		return nil, nil, "", fmt.Errorf("log key %s is readable by others or writable by its group (mode %#o): chmod 600 it (or 640)", kp, fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(kp)
 	if err != nil {
-		return fmt.Errorf("reading log key: %w", err)
+		return nil, nil, "", fmt.Errorf("reading log key: %w", err)
 	}
-	if d.signer, err = note.NewSigner(strings.TrimSpace(string(b))); err != nil {
-		return fmt.Errorf("parsing log key %s: %w", kp, err)
-	}
-	if origin != "" && origin != d.signer.Name() {
-		return fmt.Errorf("--origin %q does not match the log's origin %q", origin, d.signer.Name())
-	}
-	vb, err := os.ReadFile(filepath.Join(d.path, vkeyFile))
+	signer, err := note.NewSigner(strings.TrimSpace(string(b)))
 	if err != nil {
-		return fmt.Errorf("reading log vkey: %w", err)
+		return nil, nil, "", fmt.Errorf("parsing log key %s: %w", kp, err)
 	}
-	d.vkey = strings.TrimSpace(string(vb))
-	if d.verifier, err = note.NewVerifier(d.vkey); err != nil {
-		return fmt.Errorf("parsing log vkey: %w", err)
+	if origin != "" && origin != signer.Name() {
+		return nil, nil, "", fmt.Errorf("--origin %q does not match the log's origin %q", origin, signer.Name())
 	}
-	if d.verifier.Name() != d.signer.Name() || d.verifier.KeyHash() != d.signer.KeyHash() {
-		return fmt.Errorf("%s does not match %s", vkeyFile, keyFile)
+	vb, err := os.ReadFile(vp)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("reading log vkey: %w", err)
 	}
-	return nil
+	vkey := strings.TrimSpace(string(vb))
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("parsing log vkey %s: %w", vp, err)
+	}
+	if verifier.Name() != signer.Name() || verifier.KeyHash() != signer.KeyHash() {
+		return nil, nil, "", fmt.Errorf("%s does not match %s", vp, kp)
+	}
+	return signer, verifier, vkey, nil
 }
 
 // writeFileSync creates name exclusively with the given mode and fsyncs it

@@ -35,15 +35,22 @@ func fsck(t *testing.T, v *e2e.Server) {
 	}
 }
 
-// TestFleetEndToEnd is the issue's acceptance run: 200 devices with 5
-// attestations each against a fresh vigild; every saved receipt verifies
-// offline with `vigil verify`, and Tessera's fsck recomputes the root.
+// TestFleetEndToEnd is the issue's acceptance run, on each backend: 200
+// devices with 5 attestations each against a fresh vigild; every saved
+// receipt verifies offline with `vigil verify`, and Tessera's fsck
+// recomputes the root.
 func TestFleetEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: end-to-end")
 	}
+	for _, backend := range e2e.Backends {
+		t.Run(backend, func(t *testing.T) { fleetEndToEnd(t, backend) })
+	}
+}
+
+func fleetEndToEnd(t *testing.T, backend string) {
 	fleet := e2e.NewFleet(t)
-	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
+	v := e2e.StartVigildOn(t, backend, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
 	stdout, stderr, code := e2e.Run(t, "vigil-fleetsim", "run", "--state", fleet, "--url", v.URL, "--devices", "200", "--attestations", "5")
 	if code != 0 {
 		t.Fatalf("fleetsim run: exit %d\n%s\n%s", code, stdout, stderr)
@@ -66,7 +73,8 @@ func TestFleetEndToEnd(t *testing.T) {
 }
 
 // TestCrashRecovery stops vigild in the middle of a fleet run, with SIGKILL
-// and with SIGTERM, restarts it, and lets the simulator finish. Every entry
+// and with SIGTERM, on each backend, restarts it, and lets the simulator
+// finish. Every entry
 // that got a receipt must be in the log with identical bytes, nothing may be
 // duplicated, the log must pass fsck, and the final checkpoint must be
 // consistent with every checkpoint handed out before.
@@ -74,20 +82,22 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: end-to-end")
 	}
-	for _, tc := range []struct {
-		name string
-		stop func(*e2e.Server)
-	}{
-		{"SIGKILL", (*e2e.Server).Kill},
-		{"SIGTERM", (*e2e.Server).Stop}, // Stop also fails the test on an unclean exit
-	} {
-		t.Run(tc.name, func(t *testing.T) { crashRecovery(t, tc.stop) })
+	for _, backend := range e2e.Backends {
+		for _, tc := range []struct {
+			name string
+			stop func(*e2e.Server)
+		}{
+			{"SIGKILL", (*e2e.Server).Kill},
+			{"SIGTERM", (*e2e.Server).Stop}, // Stop also fails the test on an unclean exit
+		} {
+			t.Run(backend+"/"+tc.name, func(t *testing.T) { crashRecovery(t, backend, tc.stop) })
+		}
 	}
 }
 
-func crashRecovery(t *testing.T, stop func(*e2e.Server)) {
+func crashRecovery(t *testing.T, backend string, stop func(*e2e.Server)) {
 	fleet := e2e.NewFleet(t)
-	v := e2e.StartVigild(t, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
+	v := e2e.StartVigildOn(t, backend, filepath.Join(t.TempDir(), "data"), filepath.Join(fleet, "trust-roots.json"))
 	sim := exec.Command(filepath.Join(e2e.Build(t), "vigil-fleetsim"), "run", "--state", fleet, "--url", v.URL, "--devices", "120", "--attestations", "4")
 	var simOut strings.Builder
 	sim.Stdout, sim.Stderr = &simOut, &simOut
@@ -315,6 +325,13 @@ func TestDataDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(notLog, "precious.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	keyDir := t.TempDir()
+	e2e.LogKey(t, keyDir)
+	mysqlKey := filepath.Join(keyDir, "log.key")
+	noPub := filepath.Join(t.TempDir(), "log.key") // a key without its log.key.pub
+	if kb, err := os.ReadFile(mysqlKey); err != nil || os.WriteFile(noPub, kb, 0o600) != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		setup func()
@@ -324,7 +341,14 @@ func TestDataDir(t *testing.T) {
 		{"origin differs from the log's", nil, []string{"--data", data, "--origin", "other.example/log"}, "does not match the log's origin"},
 		{"directory of something else", nil, []string{"--data", notLog}, "not a vigil log"},
 		{"key readable by others", func() { os.Chmod(filepath.Join(data, "log.key"), 0o644) }, []string{"--data", data}, "readable by others"},
-		{"no trust roots", nil, []string{"--data", data, "--trust-roots", ""}, "--trust-roots are required"},
+		{"no trust roots", nil, []string{"--data", data, "--trust-roots", ""}, "--trust-roots is required"},
+		{"unknown storage", nil, []string{"--storage", "s3", "--data", data}, "want posix or mysql"},
+		{"posix with a DSN", nil, []string{"--data", data, "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "are for --storage mysql"},
+		{"mysql without a DSN", nil, []string{"--storage", "mysql", "--log-key", mysqlKey}, "needs --mysql-dsn and --log-key"},
+		{"mysql without a key", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "needs --mysql-dsn and --log-key"},
+		{"mysql with a data directory", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil", "--log-key", mysqlKey, "--data", data}, "--data is for --storage posix"},
+		{"mysql DSN without a database", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/", "--log-key", mysqlKey}, "no database name"},
+		{"mysql key without its .pub", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil", "--log-key", noPub}, "log.key.pub"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.setup != nil {
@@ -340,8 +364,14 @@ func TestDataDir(t *testing.T) {
 	if entries, _ := os.ReadDir(notLog); len(entries) != 1 {
 		t.Errorf("vigild wrote into a directory that was not its own: %d entries", len(entries))
 	}
-	os.Chmod(filepath.Join(data, "log.key"), 0o600)
+	// A group may read the key (Kubernetes mounts Secrets so), not write it.
+	os.Chmod(filepath.Join(data, "log.key"), 0o640)
 	v.Start() // reopens the existing log
+	v.Stop()
+	os.Chmod(filepath.Join(data, "log.key"), 0o620)
+	if _, stderr, code := e2e.Run(t, "vigild", "--trust-roots", roots, "--listen", e2e.FreeAddr(t), "--data", data); code == 0 || !strings.Contains(stderr, "writable by its group") {
+		t.Errorf("a group-writable key: exit %d, %s", code, stderr)
+	}
 }
 
 // TestWitnessPolicy checks that --witness-policy is parsed and enforced:
@@ -439,5 +469,36 @@ func TestSlowClient(t *testing.T) {
 	_, err = io.ReadAll(conn)
 	if el := time.Since(start); err != nil || el < 4*time.Second || el > 10*time.Second {
 		t.Errorf("a half-sent request was cut off after %v (%v); want about 5s", el, err)
+	}
+}
+
+// TestDemoCluster runs make demo-cluster's script (deploy/local/cluster.sh
+// under deploy/local/demo-cluster.sh) on free loopback ports with a small
+// fleet: MariaDB, three witnesses and two vigild frontends come up, the
+// scenario goes through both frontends, each frontend's answers equal the
+// ground truth, the audit replays the log, and everything stops.
+func TestDemoCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: end-to-end")
+	}
+	if _, err := os.Stat("/usr/sbin/mariadbd"); err != nil && os.Getenv("CI") != "true" {
+		t.Skip("mariadb-server is not installed (make test installs it)")
+	}
+	port := func() string { _, p, _ := net.SplitHostPort(e2e.FreeAddr(t)); return p }
+	cmd := exec.Command("bash", e2e.ModuleFile(t, "deploy/local/demo-cluster.sh"))
+	cmd.Dir = filepath.Dir(e2e.ModuleFile(t, "go.mod"))
+	cmd.Env = append(os.Environ(), "BIN="+e2e.Build(t), "DEVICES=24", "DAYS=5",
+		"FRONTENDS="+e2e.FreeAddr(t)+" "+e2e.FreeAddr(t), "WITNESS_PORTS="+port()+" "+port()+" "+port(), "DB_PORT="+port())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo-cluster: %v\n%s", err, out)
+	}
+	for _, want := range []string{"cluster: vigild frontend 2 at", "every answer equals the ground truth", "anomalies"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo-cluster's output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(string(out), "every answer equals the ground truth"); n != 2 {
+		t.Errorf("%d frontends' answers equal the truth, want 2:\n%s", n, out)
 	}
 }

@@ -1,11 +1,21 @@
 // Command vigild is the vigil log server: a C2SP tlog-tiles log on Tessera's
-// POSIX driver, with the personality that admits device evidence.
+// POSIX or MySQL driver, with the personality that admits device evidence.
 //
 // Usage:
 //
 //	vigild --data DIR [--listen 127.0.0.1:8080] [--origin ORIGIN] --trust-roots FILE
 //	       [--witness-policy FILE] [--checkpoint-interval 250ms] [--batch-max-age 50ms]
-//	vigild reindex --data DIR --trust-roots FILE
+//	vigild --storage mysql --mysql-dsn DSN --log-key FILE --trust-roots FILE [...]
+//	vigild reindex (--data DIR | --storage mysql --mysql-dsn DSN --log-key FILE) --trust-roots FILE
+//
+// With --storage mysql the log, its antispam index, the SBOM blobs, the
+// query index and the index follower's state all live in the one database
+// (DSN also from $VIGIL_MYSQL_DSN), and any number of vigild processes with
+// the same DSN and --log-key are frontends of one log: each takes
+// submissions, coordinating admission through the database, and answers
+// queries from the shared index, which one of them at a time keeps up to
+// date. The first to start on an empty database creates the log; vigild
+// refuses a database whose checkpoint the key does not verify.
 //
 // On the first start with an empty (or missing) DIR it creates the log: an
 // Ed25519 note key in DIR/log.key (mode 0600) named --origin, its verifier key
@@ -79,12 +89,11 @@ func main() {
 		return
 	}
 	var (
-		dataFlag     = flag.String("data", "", "data directory (required); created with a new log if empty")
+		storage      = addStorageFlags(flag.CommandLine)
 		listen       = flag.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
-		origin       = flag.String("origin", "", "the log's origin, required when creating a log (e.g. example.com/vigil)")
 		rootsFile    = flag.String("trust-roots", "", "trust-roots file: manufacturers, their keys and UDI prefixes (required)")
 		policyFile   = flag.String("witness-policy", "", "C2SP tlog-policy file of witnesses whose cosignatures each checkpoint needs (optional)")
-		cpInterval   = flag.Duration("checkpoint-interval", 250*time.Millisecond, "how often to publish a checkpoint while the tree grows")
+		cpInterval   = flag.Duration("checkpoint-interval", 0, "how often to publish a checkpoint while the tree grows (default 250ms on posix, 1s, the least Tessera allows, on mysql)")
 		batchAge     = flag.Duration("batch-max-age", 50*time.Millisecond, "longest a submission waits to be sequenced in a batch")
 		batchSize    = flag.Uint("batch-max-size", 1024, "most entries sequenced in one batch")
 		waitTimeout  = flag.Duration("wait-timeout", 10*time.Second, "how long a submission waits for a checkpoint before answering 202")
@@ -96,9 +105,16 @@ func main() {
 
 Usage:
   vigild --data DIR --trust-roots FILE [--origin ORIGIN] [flags]
+  vigild --storage mysql --mysql-dsn DSN --log-key FILE --trust-roots FILE [flags]
+  vigild reindex ...   (rebuild the query index; vigild reindex --help)
 
 Example, first start (creates the log and DIR/log.vkey):
   vigild --data ./data --origin example.com/vigil --trust-roots trust-roots.json
+
+Example, a frontend of a log in MariaDB (start as many as you like):
+  vigil keygen --type log --name example.com/vigil --out log.key
+  vigild --storage mysql --mysql-dsn 'vigil:secret@tcp(db:3306)/vigil' \
+      --log-key log.key --trust-roots trust-roots.json --listen :8080
 
 Flags:
 `)
@@ -112,7 +128,7 @@ Flags:
 	}
 	klog.SetSlogLogger(logger)
 	cfg := config{
-		data: *dataFlag, listen: *listen, origin: *origin, roots: *rootsFile, policy: *policyFile,
+		storage: storage, listen: *listen, roots: *rootsFile, policy: *policyFile,
 		cpInterval: *cpInterval, batchAge: *batchAge, batchSize: *batchSize,
 		waitTimeout: *waitTimeout, shutdownTimeout: *shutdownWait,
 	}
@@ -123,15 +139,16 @@ Flags:
 }
 
 type config struct {
-	data, listen, origin, roots, policy string
-	cpInterval, batchAge                time.Duration
-	batchSize                           uint
-	waitTimeout, shutdownTimeout        time.Duration
+	storage                      *storageFlags
+	listen, roots, policy        string
+	cpInterval, batchAge         time.Duration
+	batchSize                    uint
+	waitTimeout, shutdownTimeout time.Duration
 }
 
 func run(cfg config, logger *slog.Logger) error {
-	if cfg.data == "" || cfg.roots == "" {
-		return errors.New("--data and --trust-roots are required (see --help)")
+	if cfg.roots == "" {
+		return errors.New("--trust-roots is required (see --help)")
 	}
 	// rootCtx outlives the signal: requests in flight when it arrives still
 	// finish during http.Server.Shutdown. It ends last, after Tessera's.
@@ -148,9 +165,13 @@ func run(cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.roots, err)
 	}
-	dd, err := openDataDir(cfg.data, cfg.origin)
+	be, err := openBackend(ctx, cfg.storage, true)
 	if err != nil {
 		return err
+	}
+	defer be.close()
+	if cfg.cpInterval == 0 {
+		cfg.cpInterval = max(250*time.Millisecond, be.minInterval)
 	}
 
 	reg, mux := serve.NewMux()
@@ -170,15 +191,18 @@ func run(cfg config, logger *slog.Logger) error {
 		}
 	}
 	lcfg := vlog.Config{
-		Dir: dd.tree(), AntispamDir: dd.antispam(),
-		Signer: dd.signer, Verifier: dd.verifier, Options: opts, WitnessPolicy: policy,
+		Storage: be.storage, Signer: be.signer, Verifier: be.verifier, Options: opts, WitnessPolicy: policy,
 		Logger: logger, Registerer: reg,
 	}
 	open := vlog.Open
-	if dd.created {
+	if be.created {
 		open = vlog.Create
 	}
 	lg, err := open(ctx, lcfg)
+	if be.created && errors.Is(err, vlog.ErrExists) {
+		// Another frontend of a shared database created it a moment ago.
+		lg, err = vlog.Open(ctx, lcfg)
+	}
 	if err != nil {
 		if errors.Is(err, vlog.ErrWitnessPolicy) {
 			return fmt.Errorf("%s: %w", cfg.policy, err)
@@ -197,20 +221,15 @@ func run(cfg config, logger *slog.Logger) error {
 	}
 	defer closeLog()
 
-	blobs, err := personality.NewBlobStore(dd.blobs())
-	if err != nil {
-		return err
-	}
-	follower, err := index.NewFollower(index.FollowerConfig{
-		Tiles: lg.Tiles(), Verifier: dd.verifier, Blob: blobs.Get, Roots: roots, Dir: dd.index(),
-		Logger: logger.With("component", "index"),
-	})
+	follower, err := index.NewFollower(ctx, be.follower(index.FollowerConfig{
+		Tiles: lg.Tiles(), Roots: roots, Logger: logger.With("component", "index"),
+	}))
 	if err != nil {
 		return err
 	}
 	defer follower.Close()
 	p, err := personality.New(ctx, personality.Config{
-		Log: lg, Blobs: blobs, Roots: roots, Index: follower.Index(), WaitTimeout: cfg.waitTimeout,
+		Log: lg, Blobs: be.blobs, Admission: be.admission, Roots: roots, Index: follower.Index(), WaitTimeout: cfg.waitTimeout,
 		Logger: logger, Registerer: reg,
 	})
 	if err != nil {
@@ -227,7 +246,7 @@ func run(cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	logger.InfoContext(ctx, "vigild serving", "url", "http://"+ln.Addr().String(), "origin", dd.signer.Name(), "vkey", dd.vkey, "created", dd.created)
+	logger.InfoContext(ctx, "vigild serving", "url", "http://"+ln.Addr().String(), "origin", be.signer.Name(), "vkey", be.vkey, "storage", be.storage.String(), "created", be.created)
 	// Shutdown order (Tessera's NewAppender doc): stop taking requests, then
 	// Tessera's shutdown, then the root context (deferred).
 	err = serve.Server{

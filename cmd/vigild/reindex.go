@@ -10,23 +10,31 @@ import (
 	"time"
 
 	"github.com/vigil-log/vigil/client"
-	"github.com/vigil-log/vigil/personality"
+	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/personality/index"
 )
 
 // reindex rebuilds the query index of a stopped log from the log alone.
 func reindex(args []string) error {
 	fs := flag.NewFlagSet("vigild reindex", flag.ContinueOnError)
-	data := fs.String("data", "", "the log's data directory (required)")
+	storage := addStorageFlags(fs)
 	rootsFile := fs.String("trust-roots", "", "the trust-roots file the log runs with (required)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: vigild reindex --data DIR --trust-roots FILE
+       vigild reindex --storage mysql --mysql-dsn DSN --log-key FILE --trust-roots FILE
 
-Rebuilds the query index (DIR/index) from the log alone: it discards the
-index and folds every entry again, as vigild's follower does, checking each
-entry's authority against the entries before it. Run it with vigild
-stopped; it refuses to run beside one. vigild also rebuilds a missing index
-on its own, in the background, when it starts.
+Rebuilds the query index from the log alone: it discards the index and
+folds every entry again, as vigild's follower does, checking each entry's
+authority against the entries before it.
+
+On posix, the index is DIR/index; run it with vigild stopped, as it refuses
+to run beside one. vigild also rebuilds a missing index on its own, in the
+background, when it starts.
+
+On mysql, the index is in the log's database and the frontends may keep
+running: reindex waits for the lease on the index (a running frontend's
+follower lets it go only if that frontend stops), and while it rebuilds,
+query answers are of the entries folded so far.
 
 Flags:
 `)
@@ -35,13 +43,9 @@ Flags:
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *data == "" || *rootsFile == "" || fs.NArg() != 0 {
+	if *rootsFile == "" || fs.NArg() != 0 {
 		fs.Usage()
-		return fmt.Errorf("--data and --trust-roots are required")
-	}
-	dd := &dataDir{path: *data}
-	if err := dd.loadKey(""); err != nil {
-		return fmt.Errorf("%s is not a vigil log: %w", *data, err)
+		return fmt.Errorf("--trust-roots is required")
 	}
 	rb, err := os.ReadFile(*rootsFile)
 	if err != nil {
@@ -51,26 +55,31 @@ Flags:
 	if err != nil {
 		return fmt.Errorf("%s: %w", *rootsFile, err)
 	}
-	blobs, err := personality.NewBlobStore(dd.blobs())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	be, err := openBackend(ctx, storage, false)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+	tiles, err := vlog.ReadTiles(ctx, be.storage)
 	if err != nil {
 		return err
 	}
 	last := time.Now()
-	f, err := index.NewFollower(index.FollowerConfig{
-		Tiles: client.DirTiles(dd.tree()), Verifier: dd.verifier, Blob: blobs.Get, Roots: roots, Dir: dd.index(), Rebuild: true,
+	f, err := index.NewFollower(ctx, be.follower(index.FollowerConfig{
+		Tiles: tiles, Roots: roots, Rebuild: true,
 		Progress: func(p client.AuditProgress) {
 			if time.Since(last) >= 2*time.Second || p.Done == p.Total {
 				last = time.Now()
 				fmt.Fprintf(os.Stderr, "reindex: %d / %d entries\n", p.Done, p.Total)
 			}
 		},
-	})
+	}))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	start := time.Now()
 	r, err := f.CatchUp(ctx)
 	if err != nil {

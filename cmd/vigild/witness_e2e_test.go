@@ -17,8 +17,8 @@ import (
 	"github.com/vigil-log/vigil/cmd/internal/e2e"
 )
 
-// TestWitnessedFleet is issue 3's first acceptance test: a fleet run against
-// a log with three witnesses and a 2-of-3 policy; every receipt carries at
+// TestWitnessedFleet is issue 3's first acceptance test, on each backend: a
+// fleet run against a log with three witnesses and a 2-of-3 policy; every receipt carries at
 // least two valid cosignatures and verifies under the policy, with vigil's
 // verifier and with Tessera's own policy code. Then two witnesses stop:
 // entries are still sequenced, no checkpoint is published without its
@@ -28,8 +28,14 @@ func TestWitnessedFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: end-to-end")
 	}
+	for _, backend := range e2e.Backends {
+		t.Run(backend, func(t *testing.T) { witnessedFleet(t, backend) })
+	}
+}
+
+func witnessedFleet(t *testing.T, backend string) {
 	fleet := e2e.NewFleet(t)
-	w := e2e.StartWitnessedLog(t, filepath.Join(fleet, "trust-roots.json"))
+	w := e2e.StartWitnessedLogOn(t, backend, filepath.Join(fleet, "trust-roots.json"))
 	stdout, stderr, code := e2e.Run(t, "vigil-fleetsim", "run", "--state", fleet, "--url", w.Log.URL, "--devices", "40", "--attestations", "3")
 	if code != 0 {
 		t.Fatalf("fleetsim: %s\n%s", stdout, stderr)

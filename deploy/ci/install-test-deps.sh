@@ -1,18 +1,26 @@
 #!/bin/sh
 # Installs what vigil's tests need beyond Go, on Debian, as `make test` runs
-# it first: chromium, in which the vigil report test renders its HTML page
-# headless (cmd/vigil/report_test.go). Under CI (CI=true) that test fails if
-# chromium is missing; elsewhere it skips.
+# it first:
+#   - chromium, in which the vigil report test renders its HTML page headless
+#     (cmd/vigil/report_test.go);
+#   - mariadb-server, whose binaries the MySQL backend's tests start on a
+#     throwaway data directory on loopback (log/mysqltest). The package does
+#     not start a service of its own here.
+# Under CI (CI=true) the tests that need them fail if they are missing;
+# elsewhere they skip.
 #
-# Needs root, or sudo, to install. Where chromium is present, or apt-get is
+# Needs root, or sudo, to install. Where everything is present, or apt-get is
 # not (not Debian), it does nothing.
 set -eu
 
-if command -v chromium >/dev/null 2>&1; then
+missing=
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+{ command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd; } || missing="$missing mariadb-server"
+if [ -z "$missing" ]; then
 	exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-	echo "install-test-deps: no apt-get; install chromium yourself, or the report rendering test is skipped (and fails under CI)" >&2
+	echo "install-test-deps: no apt-get; install$missing yourself, or the tests that need them skip (and fail under CI)" >&2
 	exit 0
 fi
 SUDO=
@@ -20,4 +28,4 @@ if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
 fi
 $SUDO apt-get update
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing

@@ -1,6 +1,7 @@
 // Package logtest runs a real vigil log for tests: Tessera's POSIX driver
-// and badger antispam in a test's temporary directory, with short batching
-// and checkpoint intervals so receipts come quickly.
+// and badger antispam in a test's temporary directory, or Tessera's MySQL
+// driver on a real MariaDB (package mysqltest), with short batching and
+// checkpoint intervals so receipts come quickly.
 package logtest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/transparency-dev/tessera"
 	vlog "github.com/vigil-log/vigil/log"
+	"github.com/vigil-log/vigil/log/mysqltest"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -37,6 +40,54 @@ func New(t testing.TB) (*vlog.Log, note.Verifier) {
 // different views to different clients would make.
 func NewWithKey(t testing.TB, skey string) (*vlog.Log, note.Verifier) {
 	t.Helper()
+	return NewOn(t, POSIX(t), skey)
+}
+
+// Backend makes the storage of a test log.
+type Backend func(t testing.TB) vlog.Storage
+
+// Backends are the storages tests run on, by name. A package using
+// MySQL calls mysqltest.Main from its TestMain.
+var Backends = []struct {
+	Name string
+	New  Backend
+}{{"posix", POSIX}, {"mysql", MySQL}}
+
+// POSIX is a POSIX tree and badger antispam index in t.TempDir.
+func POSIX(t testing.TB) vlog.Storage {
+	dir := t.TempDir()
+	return vlog.POSIX{Dir: dir + "/tree", AntispamDir: dir + "/antispam"}
+}
+
+// MySQL is a fresh database on the test binary's MariaDB server.
+func MySQL(t testing.TB) vlog.Storage {
+	t.Helper()
+	dsn := mysqltest.DSN(t)
+	db, err := vlog.OpenMySQL(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return vlog.MySQL{DSN: dsn, DB: db}
+}
+
+// SecondFrontend is the same MySQL database through a pool of its own, as
+// another vigild frontend of the log would reach it.
+func SecondFrontend(t testing.TB, st vlog.MySQL) vlog.MySQL {
+	t.Helper()
+	db, err := vlog.OpenMySQL(context.Background(), st.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return vlog.MySQL{DSN: st.DSN, DB: db}
+}
+
+// NewOn creates a log on the given storage with the given note signer key,
+// or opens the one there: a second frontend of a shared log. It closes the
+// log when the test ends.
+func NewOn(t testing.TB, st vlog.Storage, skey string) (*vlog.Log, note.Verifier) {
+	t.Helper()
 	s, err := note.NewSigner(skey)
 	if err != nil {
 		t.Fatal(err)
@@ -45,16 +96,22 @@ func NewWithKey(t testing.TB, skey string) (*vlog.Log, note.Verifier) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	l, err := vlog.Create(context.Background(), vlog.Config{
-		Dir:          dir + "/tree",
-		AntispamDir:  dir + "/antispam",
+	interval := 100 * time.Millisecond
+	if _, ok := st.(vlog.MySQL); ok {
+		interval = time.Second // the floor of Tessera's MySQL driver
+	}
+	cfg := vlog.Config{
+		Storage:      st,
 		Signer:       s,
 		Verifier:     v,
-		Options:      tessera.NewAppendOptions().WithCheckpointInterval(100*time.Millisecond).WithBatching(256, 10*time.Millisecond),
+		Options:      tessera.NewAppendOptions().WithCheckpointInterval(interval).WithBatching(256, 10*time.Millisecond),
 		PollInterval: 20 * time.Millisecond,
 		Logger:       slog.New(slog.DiscardHandler),
-	})
+	}
+	l, err := vlog.Create(context.Background(), cfg)
+	if errors.Is(err, vlog.ErrExists) {
+		l, err = vlog.Open(context.Background(), cfg)
+	}
 	if err != nil {
 		t.Fatalf("creating log: %v", err)
 	}

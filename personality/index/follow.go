@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,8 +29,13 @@ type FollowerConfig struct {
 	// Roots are the trust roots the log admits under. Required.
 	Roots *client.TrustRoots
 	// Dir holds the index (Dir/index.db) and the state of the audit that
-	// builds it (Dir/audit). Created if missing. Required.
+	// builds it (Dir/audit). Created if missing. Required unless DB is set.
 	Dir string
+	// DB, if set, is the log's MySQL database, which holds the index and
+	// the audit's state instead of Dir, for all the frontends of the log.
+	// One follower at a time writes it, under a lease (see CatchUp); the
+	// caller closes DB after the Follower.
+	DB *sql.DB
 	// Rebuild discards what Dir holds and builds the index from the first
 	// entry.
 	Rebuild bool
@@ -52,22 +58,29 @@ type Follower struct {
 	cfg    FollowerConfig
 	index  *Index
 	unlock func()
+	// store and lease are those of a shared index (DB set), else nil.
+	store  *sqlStore
+	lease  *lease
 	report atomic.Pointer[client.AuditReport] // the last catch-up's, to tell new anomalies
 }
 
-// NewFollower opens, or creates, the index in cfg.Dir. It holds Dir for
-// its lifetime: a second Follower of the same Dir (a vigild reindex while
-// vigild runs) is refused.
-func NewFollower(cfg FollowerConfig) (*Follower, error) {
+// NewFollower opens, or creates, the index in cfg.Dir or cfg.DB. It holds
+// Dir for its lifetime: a second Follower of the same Dir (a vigild reindex
+// while vigild runs) is refused. Followers of one DB take turns instead:
+// the one holding the lease writes, the others stand by.
+func NewFollower(ctx context.Context, cfg FollowerConfig) (*Follower, error) {
 	switch {
-	case cfg.Tiles == nil || cfg.Verifier == nil || cfg.Roots == nil || cfg.Dir == "":
-		return nil, errors.New("index: Tiles, Verifier, Roots and Dir are required")
+	case cfg.Tiles == nil || cfg.Verifier == nil || cfg.Roots == nil || cfg.Dir == "" && cfg.DB == nil:
+		return nil, errors.New("index: Tiles, Verifier, Roots and Dir or DB are required")
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DB != nil {
+		return newSharedFollower(ctx, cfg)
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
@@ -92,6 +105,48 @@ func NewFollower(cfg FollowerConfig) (*Follower, error) {
 	return &Follower{cfg: cfg, index: idx, unlock: unlock}, nil
 }
 
+// newSharedFollower opens the index in cfg.DB. A rebuild waits for the
+// lease, then empties the index and the audit's state.
+func newSharedFollower(ctx context.Context, cfg FollowerConfig) (*Follower, error) {
+	idx, err := OpenMySQL(ctx, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	l := &lease{db: cfg.DB}
+	store, err := newSQLStore(ctx, cfg.DB, l)
+	if err != nil {
+		return nil, err
+	}
+	f := &Follower{cfg: cfg, index: idx, unlock: l.release, store: store, lease: l}
+	if cfg.Rebuild {
+		for {
+			ok, err := l.hold(ctx)
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			if ok {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				f.Close()
+				return nil, fmt.Errorf("index: waiting for the lease to rebuild: %w", ctx.Err())
+			case <-time.After(cfg.Interval):
+			}
+		}
+		if err := idx.Truncate(ctx, 0); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("index: emptying the index: %w", err)
+		}
+		if err := store.clear(ctx); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("index: discarding the audit state: %w", err)
+		}
+	}
+	return f, nil
+}
+
 // hold takes an exclusive lock on dir/HOLD, or fails at once if someone
 // holds it.
 func hold(dir string) (func(), error) {
@@ -113,8 +168,19 @@ func hold(dir string) (func(), error) {
 func (f *Follower) Index() *Index { return f.index }
 
 // CatchUp folds the entries up to the log's latest checkpoint into the
-// index.
+// index. On a shared index it first takes, or checks, the lease, and
+// returns ErrStandby while another process holds it.
 func (f *Follower) CatchUp(ctx context.Context) (*client.AuditReport, error) {
+	if f.lease != nil {
+		ok, err := f.lease.hold(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			f.report.Store(nil) // the next leader's report is not ours
+			return nil, ErrStandby
+		}
+	}
 	raw, err := f.cfg.Tiles.Checkpoint(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("index: reading the checkpoint: %w", err)
@@ -127,15 +193,20 @@ func (f *Follower) CatchUp(ctx context.Context) (*client.AuditReport, error) {
 		return nil, fmt.Errorf("index: %w", err)
 	}
 	before := f.report.Load()
-	r, err := client.Audit(ctx, client.AuditConfig{
+	cfg := client.AuditConfig{
 		Tiles:          f.cfg.Tiles,
 		Blob:           f.cfg.Blob,
 		Roots:          f.cfg.Roots,
-		Dir:            filepath.Join(f.cfg.Dir, "audit"),
 		Index:          f.index,
 		SkipSignatures: true,
 		Progress:       f.cfg.Progress,
-	}, cp)
+	}
+	if f.store != nil {
+		cfg.Store = f.store
+	} else {
+		cfg.Dir = filepath.Join(f.cfg.Dir, "audit")
+	}
+	r, err := client.Audit(ctx, cfg, cp)
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
@@ -158,7 +229,9 @@ func (f *Follower) Run(ctx context.Context) {
 	t := time.NewTicker(f.cfg.Interval)
 	defer t.Stop()
 	for {
-		if r, err := f.CatchUp(ctx); err != nil && ctx.Err() == nil {
+		if r, err := f.CatchUp(ctx); errors.Is(err, ErrStandby) {
+			f.cfg.Logger.DebugContext(ctx, "another process follows the log into the shared index")
+		} else if err != nil && ctx.Err() == nil {
 			f.cfg.Logger.ErrorContext(ctx, "following the log into the index", "err", err)
 		} else if err == nil && r.New > 0 {
 			f.cfg.Logger.DebugContext(ctx, "index caught up", "size", r.Size, "new", r.New)

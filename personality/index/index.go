@@ -1,6 +1,8 @@
 // Package index is vigil's query index: the facts of a log's entries, as
-// [client.Audit] judges and folds them, kept in an embedded SQLite database,
-// and the queries of the log's query API over them.
+// [client.Audit] judges and folds them, kept in a SQL database, and the
+// queries of the log's query API over them. The database is an embedded
+// SQLite file (Open), or tables in a MySQL or MariaDB database that several
+// vigild share (OpenMySQL); the two give the same answers.
 //
 // The index is derived state. vigild builds it by auditing its own log
 // (Follow), and rebuilds it from the log alone when it is missing or behind;
@@ -9,9 +11,10 @@
 // have refused changes no answer: only its anomalies are kept.
 //
 // The database is written by one Audit at a time (client.Audit locks its
-// directory) and read concurrently: SQLite's write-ahead log lets queries
-// read the last committed state while the follower writes, and each query
-// reads in one transaction, so its answer is of exactly TreeSize entries.
+// directory) and read concurrently: SQLite's write-ahead log, or InnoDB's
+// multiversioning, lets queries read the last committed state while the
+// follower writes, and each query reads in one transaction, so its answer is
+// of exactly TreeSize entries.
 package index
 
 import (
@@ -20,9 +23,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vigil-log/vigil/client"
@@ -32,108 +37,69 @@ import (
 // File is the index's database file name in a directory.
 const File = "index.db"
 
-// schema creates the tables. Log indexes are the primary keys where an
-// entry owns its row, so adding a fact twice replaces it; rows derived from
-// several entries (a device's latest attestation, the first time a model ran
-// a build) keep the extreme that the order-free MIN or MAX gives.
-const schema = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (k, v) VALUES ('size', 0), ('version', 1);
-CREATE TABLE IF NOT EXISTS devices (
-	key_id TEXT PRIMARY KEY,
-	device_id TEXT NOT NULL,
-	udi TEXT NOT NULL,
-	di TEXT NOT NULL,
-	manufacturer TEXT NOT NULL,
-	model TEXT NOT NULL,
-	enrollment INTEGER NOT NULL,
-	latest INTEGER,
-	latest_seq INTEGER,
-	latest_time INTEGER,
-	latest_firmware TEXT,
-	latest_version TEXT
-);
-CREATE INDEX IF NOT EXISTS devices_by_id ON devices (device_id, enrollment);
--- Covering indexes for the device lists of impact queries (refColumns):
--- thousands of rows are read from the index alone, with no table lookups.
-CREATE INDEX IF NOT EXISTS device_refs_by_firmware ON devices (latest_firmware, latest_time, udi, enrollment, latest, latest_seq, latest_version);
-CREATE INDEX IF NOT EXISTS device_refs_by_model ON devices (di, latest_time, udi, enrollment, latest, latest_seq, latest_firmware, latest_version);
-CREATE TABLE IF NOT EXISTS attestations (
-	idx INTEGER PRIMARY KEY,
-	key_id TEXT NOT NULL,
-	seq INTEGER NOT NULL,
-	time INTEGER NOT NULL,
-	firmware TEXT NOT NULL,
-	version TEXT NOT NULL,
-	head INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS attestations_by_seq ON attestations (key_id, seq, idx);
-CREATE INDEX IF NOT EXISTS attestations_by_time ON attestations (key_id, head, time, idx);
-CREATE INDEX IF NOT EXISTS attestations_by_firmware ON attestations (firmware, idx);
-CREATE TABLE IF NOT EXISTS device_firmware (
-	key_id TEXT NOT NULL,
-	firmware TEXT NOT NULL,
-	first INTEGER NOT NULL,
-	PRIMARY KEY (key_id, firmware)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS device_firmware_by_firmware ON device_firmware (firmware, first);
-CREATE TABLE IF NOT EXISTS model_firmware (
-	firmware TEXT NOT NULL,
-	di TEXT NOT NULL,
-	first INTEGER NOT NULL,
-	PRIMARY KEY (firmware, di)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS firmware (
-	digest TEXT PRIMARY KEY,
-	name TEXT NOT NULL,
-	version TEXT NOT NULL,
-	manufacturer TEXT NOT NULL,
-	sbom INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS components (
-	sbom INTEGER NOT NULL,
-	ord INTEGER NOT NULL,
-	firmware TEXT NOT NULL,
-	name TEXT NOT NULL,
-	version TEXT NOT NULL,
-	purl TEXT NOT NULL,
-	purl_key TEXT NOT NULL,
-	cpe TEXT NOT NULL,
-	PRIMARY KEY (sbom, ord)
-);
-CREATE INDEX IF NOT EXISTS components_by_purl ON components (purl_key, version);
-CREATE TABLE IF NOT EXISTS revocations (
-	idx INTEGER PRIMARY KEY,
-	type TEXT NOT NULL,
-	target TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS revocations_by_target ON revocations (target, type);
-CREATE TABLE IF NOT EXISTS field_actions (
-	idx INTEGER PRIMARY KEY,
-	id TEXT NOT NULL,
-	manufacturer TEXT NOT NULL,
-	body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS field_actions_by_id ON field_actions (id, idx);
-CREATE TABLE IF NOT EXISTS checkpoints (
-	size INTEGER PRIMARY KEY,
-	raw BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS anomalies (
-	idx INTEGER NOT NULL,
-	n INTEGER NOT NULL,
-	code TEXT NOT NULL,
-	body TEXT NOT NULL,
-	PRIMARY KEY (idx, n)
-);
-`
+// schemaVersion is the version of tables that idx_meta records. Version 1
+// had the same tables without the idx_ prefix, which a MySQL database
+// shared with Tessera and the rest of vigil needs.
+const schemaVersion = 2
 
-// Index is a query index in a SQLite database. It implements client.Indexer
+// tables are the index's tables, in both dialects' SQL but for the column
+// types, written as placeholders: {int}, {bool}, {blob}; text as {digest}
+// (a hex SHA-256), {id} (a UDI or DI), {label} (text client.NewEntry bounds)
+// or {text} (unbounded); and {prefix} after a {text} column in an index,
+// for the length of the prefix MySQL indexes.
+//
+// Log indexes are the primary keys where an entry owns its row, so adding a
+// fact twice replaces it; rows derived from several entries (a device's
+// latest attestation, the first time a model ran a build) keep the extreme
+// that the order-free MIN or MAX gives.
+var tables = []table{
+	{name: "idx_meta", columns: "k {label} NOT NULL, v {int} NOT NULL", key: "k"},
+	{name: "idx_devices", key: "key_id", columns: `key_id {digest} NOT NULL, device_id {id} NOT NULL, udi {id} NOT NULL,
+		di {id} NOT NULL, manufacturer {text} NOT NULL, model {text} NOT NULL, enrollment {int} NOT NULL,
+		latest {int}, latest_seq {int}, latest_time {int}, latest_firmware {digest}, latest_version {label}`,
+		indexes: []tableIndex{
+			{"idx_devices_by_id", "device_id, enrollment"},
+			// Covering indexes for the device lists of impact queries
+			// (refColumns): thousands of rows are read from the index
+			// alone, with no table lookups.
+			{"idx_device_refs_by_firmware", "latest_firmware, latest_time, udi, enrollment, latest, latest_seq, latest_version"},
+			{"idx_device_refs_by_model", "di, latest_time, udi, enrollment, latest, latest_seq, latest_firmware, latest_version"},
+		}},
+	{name: "idx_attestations", key: "idx", columns: `idx {int} NOT NULL, key_id {digest} NOT NULL, seq {int} NOT NULL,
+		time {int} NOT NULL, firmware {digest} NOT NULL, version {label} NOT NULL, head {bool} NOT NULL`,
+		indexes: []tableIndex{
+			{"idx_attestations_by_seq", "key_id, seq, idx"},
+			{"idx_attestations_by_time", "key_id, head, time, idx"},
+			{"idx_attestations_by_firmware", "firmware, idx"},
+		}},
+	{name: "idx_device_firmware", key: "key_id, firmware", withoutRowID: true,
+		columns: "key_id {digest} NOT NULL, firmware {digest} NOT NULL, first {int} NOT NULL",
+		indexes: []tableIndex{{"idx_device_firmware_by_firmware", "firmware, first"}}},
+	{name: "idx_model_firmware", key: "firmware, di", withoutRowID: true,
+		columns: "firmware {digest} NOT NULL, di {id} NOT NULL, first {int} NOT NULL"},
+	{name: "idx_firmware", key: "digest",
+		columns: "digest {digest} NOT NULL, name {text} NOT NULL, version {text} NOT NULL, manufacturer {text} NOT NULL, sbom {int} NOT NULL"},
+	{name: "idx_components", key: "sbom, ord", columns: `sbom {int} NOT NULL, ord {int} NOT NULL, firmware {digest} NOT NULL,
+		name {text} NOT NULL, version {text} NOT NULL, purl {text} NOT NULL, purl_key {text} NOT NULL, cpe {text} NOT NULL`,
+		indexes: []tableIndex{{"idx_components_by_purl", "purl_key{prefix}, version{prefix}"}}},
+	{name: "idx_revocations", key: "idx", columns: "idx {int} NOT NULL, type {label} NOT NULL, target {id} NOT NULL",
+		indexes: []tableIndex{{"idx_revocations_by_target", "target, type"}}},
+	{name: "idx_field_actions", key: "idx",
+		columns: "idx {int} NOT NULL, id {label} NOT NULL, manufacturer {text} NOT NULL, body {text} NOT NULL",
+		indexes: []tableIndex{{"idx_field_actions_by_id", "id, idx"}}},
+	{name: "idx_checkpoints", key: "size", columns: "size {int} NOT NULL, raw {blob} NOT NULL"},
+	{name: "idx_anomalies", key: "idx, n", columns: "idx {int} NOT NULL, n {int} NOT NULL, code {label} NOT NULL, body {text} NOT NULL"},
+}
+
+// Index is a query index in a SQL database. It implements client.Indexer
 // for one audit at a time; its queries may run concurrently with that audit
-// and each other.
+// and each other, and with those of other Index values on the same
+// database.
 type Index struct {
-	db *sql.DB
-	w  *writer // open from the first Add after a Commit until the next
+	db    *sql.DB
+	d     *dialect
+	ownDB bool    // Open opened db, and Close closes it
+	w     *writer // open from the first Add after a Commit until the next
 }
 
 // writer is a write transaction and the statements prepared in it: the
@@ -141,6 +107,7 @@ type Index struct {
 // cost a fifth of the time.
 type writer struct {
 	tx    *sql.Tx
+	d     *dialect
 	stmts map[string]*sql.Stmt
 }
 
@@ -165,7 +132,11 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-// Open opens the index in dir/File, creating it (and dir) if missing.
+// Open opens the index in dir/File, a SQLite database, creating it (and
+// dir) if missing. An index of the first schema version is discarded, but
+// for its recorded checkpoints: the empty index that replaces it is behind
+// its audit's state, so the audit starts again and rebuilds it. An index of
+// another version is refused.
 func Open(dir string) (*Index, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("opening the index: %w", err)
@@ -183,18 +154,112 @@ func Open(dir string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the index: %w", err)
 	}
-	if _, err := db.Exec(schema); err != nil {
+	ctx := context.Background()
+	if err := create(ctx, db, sqliteDialect); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("creating the index's tables: %w", err)
+		return nil, err
 	}
-	return &Index{db: db}, nil
+	if err := dropVersion1(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := checkVersion(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Index{db: db, d: sqliteDialect, ownDB: true}, nil
 }
 
-// Close closes the database, rolling back facts added but not committed.
+// OpenMySQL opens the index in a MySQL or MariaDB database, creating its
+// tables if missing; an index of another schema version is refused. The
+// tables' names all begin with idx_, so the database may hold others', such
+// as Tessera's. Several Index values, in one process or many, may share the
+// database, but only one may write it at a time (see Index).
+//
+// The caller owns db and closes it after the Index. Its DSN needs no
+// particular parameters: the index stores times as integers and sends one
+// statement at a time. With interpolateParams=true the driver saves a round
+// trip a statement: a device query took half the time on a local MariaDB.
+func OpenMySQL(ctx context.Context, db *sql.DB) (*Index, error) {
+	if err := create(ctx, db, mysqlDialect); err != nil {
+		return nil, err
+	}
+	if err := checkVersion(ctx, db); err != nil {
+		return nil, err
+	}
+	return &Index{db: db, d: mysqlDialect}, nil
+}
+
+// create creates the index's tables if missing, one statement at a time (a
+// MySQL DSN may not allow several in one Exec).
+func create(ctx context.Context, db *sql.DB, d *dialect) error {
+	for _, s := range d.ddl() {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("creating the index's tables: %w", err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO idx_meta (k, v) VALUES ('size', 0), ('version', ?)`+d.keep("k"), schemaVersion); err != nil {
+		return fmt.Errorf("creating the index's tables: %w", err)
+	}
+	return nil
+}
+
+// checkVersion refuses an index of another schema version.
+func checkVersion(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, `SELECT v FROM idx_meta WHERE k = 'version'`).Scan(&v); err != nil {
+		return fmt.Errorf("reading the index's version: %w", err)
+	}
+	if v != schemaVersion {
+		return fmt.Errorf("the index is of schema version %d, and this vigil reads version %d: discard it (its file, or its idx_ tables in MySQL) and the follower rebuilds it from the log", v, schemaVersion)
+	}
+	return nil
+}
+
+// version1Tables are the tables of the first schema version, in SQLite.
+var version1Tables = []string{"meta", "devices", "attestations", "device_firmware", "model_firmware", "firmware", "components", "revocations", "field_actions", "checkpoints", "anomalies"}
+
+// dropVersion1 drops the tables of an index of the first schema version in
+// a SQLite database, if it has them, after copying the checkpoints they
+// recorded: those are not derived from the log's entries, and the first
+// one over an entry bounds when it was logged.
+func dropVersion1(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("discarding an index of version 1: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).Scan(&n); err != nil {
+		return fmt.Errorf("looking for an index of version 1: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	stmts := []string{`INSERT OR IGNORE INTO idx_checkpoints (size, raw) SELECT size, raw FROM checkpoints`}
+	for _, t := range version1Tables {
+		stmts = append(stmts, `DROP TABLE IF EXISTS `+t)
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("discarding an index of version 1: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("discarding an index of version 1: %w", err)
+	}
+	return nil
+}
+
+// Close rolls back facts added but not committed and, if Open opened the
+// database, closes it. It does not close the *sql.DB given to OpenMySQL.
 func (x *Index) Close() error {
 	if x.w != nil {
 		x.w.tx.Rollback()
 		x.w = nil
+	}
+	if !x.ownDB {
+		return nil
 	}
 	return x.db.Close()
 }
@@ -202,7 +267,7 @@ func (x *Index) Close() error {
 // Size returns the number of log entries the committed index covers.
 func (x *Index) Size(ctx context.Context) (uint64, error) {
 	var n uint64
-	if err := x.db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'size'`).Scan(&n); err != nil {
+	if err := x.db.QueryRowContext(ctx, `SELECT v FROM idx_meta WHERE k = 'size'`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("reading the index's size: %w", err)
 	}
 	return n, nil
@@ -218,7 +283,7 @@ func (x *Index) begin(ctx context.Context) (*writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("starting a write: %w", err)
 		}
-		x.w = &writer{tx: tx, stmts: map[string]*sql.Stmt{}}
+		x.w = &writer{tx: tx, d: x.d, stmts: map[string]*sql.Stmt{}}
 	}
 	return x.w, nil
 }
@@ -245,7 +310,7 @@ func add(ctx context.Context, w *writer, f *client.Fact) error {
 		if err != nil {
 			return err
 		}
-		if err := w.exec(ctx, `INSERT OR REPLACE INTO anomalies (idx, n, code, body) VALUES (?, ?, ?, ?)`, f.Index, n, an.Code, body); err != nil {
+		if err := w.exec(ctx, `REPLACE INTO idx_anomalies (idx, n, code, body) VALUES (?, ?, ?, ?)`, f.Index, n, an.Code, body); err != nil {
 			return err
 		}
 	}
@@ -257,7 +322,7 @@ func add(ctx context.Context, w *writer, f *client.Fact) error {
 	case client.KindEnrollment:
 		u := e.UDI()
 		// The first enrollment of a key wins, as in client.State.
-		err := w.exec(ctx, `INSERT OR IGNORE INTO devices (key_id, device_id, udi, di, manufacturer, model, enrollment) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		err := w.exec(ctx, `INSERT INTO idx_devices (key_id, device_id, udi, di, manufacturer, model, enrollment) VALUES (?, ?, ?, ?, ?, ?, ?)`+w.d.keep("key_id"),
 			e.DeviceKey().ID(), u.DeviceID(), u.String(), u.DI.String(), f.Manufacturer, e.Enrollment.Model, f.Index)
 		return err
 	case client.KindAttestation:
@@ -270,14 +335,14 @@ func add(ctx context.Context, w *writer, f *client.Fact) error {
 		if t.Type == client.TargetUDI {
 			target = e.UDI().DeviceID()
 		}
-		err := w.exec(ctx, `INSERT OR REPLACE INTO revocations (idx, type, target) VALUES (?, ?, ?)`, f.Index, t.Type, target)
+		err := w.exec(ctx, `REPLACE INTO idx_revocations (idx, type, target) VALUES (?, ?, ?)`, f.Index, t.Type, target)
 		return err
 	case client.KindFieldAction:
 		body, err := json.Marshal(e.FieldAction)
 		if err != nil {
 			return err
 		}
-		err = w.exec(ctx, `INSERT OR REPLACE INTO field_actions (idx, id, manufacturer, body) VALUES (?, ?, ?, ?)`, f.Index, e.FieldAction.ID, f.Manufacturer, body)
+		err = w.exec(ctx, `REPLACE INTO idx_field_actions (idx, id, manufacturer, body) VALUES (?, ?, ?, ?)`, f.Index, e.FieldAction.ID, f.Manufacturer, body)
 		return err
 	}
 	return nil
@@ -287,22 +352,22 @@ func addAttestation(ctx context.Context, w *writer, f *client.Fact) error {
 	e, at := f.Entry, f.Entry.Attestation
 	keyID, t := e.SignerKeyID(), at.Time.UnixNano()
 	fw := at.Firmware
-	if err := w.exec(ctx, `INSERT OR REPLACE INTO attestations (idx, key_id, seq, time, firmware, version, head) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	if err := w.exec(ctx, `REPLACE INTO idx_attestations (idx, key_id, seq, time, firmware, version, head) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		f.Index, keyID, at.Seq, t, fw.Digest, fw.Version, f.Head); err != nil {
 		return err
 	}
 	if f.Head {
-		if err := w.exec(ctx, `UPDATE devices SET latest = ?, latest_seq = ?, latest_time = ?, latest_firmware = ?, latest_version = ?
+		if err := w.exec(ctx, `UPDATE idx_devices SET latest = ?, latest_seq = ?, latest_time = ?, latest_firmware = ?, latest_version = ?
 			WHERE key_id = ? AND (latest IS NULL OR latest < ?)`, f.Index, at.Seq, t, fw.Digest, fw.Version, keyID, f.Index); err != nil {
 			return err
 		}
 	}
-	if err := w.exec(ctx, `INSERT INTO device_firmware (key_id, firmware, first) VALUES (?, ?, ?)
-		ON CONFLICT (key_id, firmware) DO UPDATE SET first = MIN(first, excluded.first)`, keyID, fw.Digest, f.Index); err != nil {
+	if err := w.exec(ctx, `INSERT INTO idx_device_firmware (key_id, firmware, first) VALUES (?, ?, ?)`+w.d.least("key_id, firmware", "first"),
+		keyID, fw.Digest, f.Index); err != nil {
 		return err
 	}
-	err := w.exec(ctx, `INSERT INTO model_firmware (firmware, di, first) VALUES (?, ?, ?)
-		ON CONFLICT (firmware, di) DO UPDATE SET first = MIN(first, excluded.first)`, fw.Digest, e.UDI().DI.String(), f.Index)
+	err := w.exec(ctx, `INSERT INTO idx_model_firmware (firmware, di, first) VALUES (?, ?, ?)`+w.d.least("firmware, di", "first"),
+		fw.Digest, e.UDI().DI.String(), f.Index)
 	return err
 }
 
@@ -311,12 +376,12 @@ func addAttestation(ctx context.Context, w *writer, f *client.Fact) error {
 // audit.
 func addSBOM(ctx context.Context, w *writer, f *client.Fact) error {
 	e, digest := f.Entry, f.Entry.FirmwareDigest()
-	if err := w.exec(ctx, `INSERT OR IGNORE INTO firmware (digest, name, version, manufacturer, sbom) VALUES (?, ?, ?, ?, ?)`,
+	if err := w.exec(ctx, `INSERT INTO idx_firmware (digest, name, version, manufacturer, sbom) VALUES (?, ?, ?, ?, ?)`+w.d.keep("digest"),
 		digest, e.SBOM.Name, e.SBOM.Version, f.Manufacturer, f.Index); err != nil {
 		return err
 	}
 	var first uint64
-	st, err := w.stmt(ctx, `SELECT sbom FROM firmware WHERE digest = ?`)
+	st, err := w.stmt(ctx, `SELECT sbom FROM idx_firmware WHERE digest = ?`)
 	if err != nil {
 		return err
 	}
@@ -331,7 +396,7 @@ func addSBOM(ctx context.Context, w *writer, f *client.Fact) error {
 		if err != nil {
 			key = "" // no package URL, or one the purl library refuses: found by no purl query
 		}
-		if err := w.exec(ctx, `INSERT OR REPLACE INTO components (sbom, ord, firmware, name, version, purl, purl_key, cpe) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		if err := w.exec(ctx, `REPLACE INTO idx_components (sbom, ord, firmware, name, version, purl, purl_key, cpe) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.Index, i, digest, c.Name, c.Version, c.PURL, key, c.CPE); err != nil {
 			return err
 		}
@@ -347,7 +412,7 @@ func (x *Index) Commit(ctx context.Context, size uint64) error {
 		return err
 	}
 	x.w = nil
-	if err := w.exec(ctx, `UPDATE meta SET v = ? WHERE k = 'size'`, size); err != nil {
+	if err := w.exec(ctx, `UPDATE idx_meta SET v = ? WHERE k = 'size'`, size); err != nil {
 		w.tx.Rollback()
 		return fmt.Errorf("recording the index's size: %w", err)
 	}
@@ -370,23 +435,19 @@ func (x *Index) Truncate(ctx context.Context, size uint64) error {
 	}
 	defer tx.Rollback()
 	for _, q := range []string{
-		`DELETE FROM anomalies WHERE idx >= ?`,
-		`DELETE FROM devices WHERE enrollment >= ?`,
-		`DELETE FROM attestations WHERE idx >= ?`,
+		`DELETE FROM idx_anomalies WHERE idx >= ?`,
+		`DELETE FROM idx_devices WHERE enrollment >= ?`,
+		`DELETE FROM idx_attestations WHERE idx >= ?`,
 		// first is the least index of the pair's attestations: a pair
 		// first seen at or above size has no attestation below it.
-		`DELETE FROM device_firmware WHERE first >= ?`,
-		`DELETE FROM model_firmware WHERE first >= ?`,
-		`DELETE FROM firmware WHERE sbom >= ?`,
-		`DELETE FROM components WHERE sbom >= ?`,
-		`DELETE FROM revocations WHERE idx >= ?`,
-		`DELETE FROM field_actions WHERE idx >= ?`,
-		// The latest attestation of each device whose latest was cut.
-		`UPDATE devices SET (latest, latest_seq, latest_time, latest_firmware, latest_version) =
-			(SELECT idx, seq, time, firmware, version FROM attestations a
-			 WHERE a.key_id = devices.key_id AND a.head ORDER BY idx DESC LIMIT 1)
-		 WHERE latest >= ?`,
-		`UPDATE meta SET v = ? WHERE k = 'size'`,
+		`DELETE FROM idx_device_firmware WHERE first >= ?`,
+		`DELETE FROM idx_model_firmware WHERE first >= ?`,
+		`DELETE FROM idx_firmware WHERE sbom >= ?`,
+		`DELETE FROM idx_components WHERE sbom >= ?`,
+		`DELETE FROM idx_revocations WHERE idx >= ?`,
+		`DELETE FROM idx_field_actions WHERE idx >= ?`,
+		relatest,
+		`UPDATE idx_meta SET v = ? WHERE k = 'size'`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, size); err != nil {
 			return fmt.Errorf("truncating the index to %d entries: %w", size, err)
@@ -398,12 +459,25 @@ func (x *Index) Truncate(ctx context.Context, size uint64) error {
 	return nil
 }
 
+// relatest sets the latest attestation of each device whose latest was cut
+// (latest >= ?) to its latest head attestation left, column by column: MySQL
+// has no row-value SET (a, b) = (SELECT ...). MySQL assigns the columns one
+// after another, seeing those already set, but each subquery reads only
+// key_id, which none sets.
+var relatest = func() string {
+	var set []string
+	for _, c := range [][2]string{{"latest", "idx"}, {"latest_seq", "seq"}, {"latest_time", "time"}, {"latest_firmware", "firmware"}, {"latest_version", "version"}} {
+		set = append(set, c[0]+` = (SELECT a.`+c[1]+` FROM idx_attestations a WHERE a.key_id = idx_devices.key_id AND a.head ORDER BY a.idx DESC LIMIT 1)`)
+	}
+	return `UPDATE idx_devices SET ` + strings.Join(set, ", ") + ` WHERE latest >= ?`
+}()
+
 // RecordCheckpoint keeps a checkpoint the log published (verified by the
 // caller), so that CheckpointCovering can later name the first one known to
 // include an entry. It is kept apart from the facts: Truncate keeps it,
 // since a checkpoint stays true of the log whatever the index holds.
 func (x *Index) RecordCheckpoint(ctx context.Context, size uint64, raw []byte) error {
-	if _, err := x.db.ExecContext(ctx, `INSERT OR IGNORE INTO checkpoints (size, raw) VALUES (?, ?)`, size, raw); err != nil {
+	if _, err := x.db.ExecContext(ctx, `INSERT INTO idx_checkpoints (size, raw) VALUES (?, ?)`+x.d.keep("size"), size, raw); err != nil {
 		return fmt.Errorf("recording checkpoint %d: %w", size, err)
 	}
 	return nil
@@ -414,7 +488,10 @@ func (x *Index) RecordCheckpoint(ctx context.Context, size uint64, raw []byte) e
 // when the entry was logged. The error wraps ErrNotFound if none does.
 func (x *Index) CheckpointCovering(ctx context.Context, index uint64) ([]byte, error) {
 	var raw []byte
-	err := x.db.QueryRowContext(ctx, `SELECT raw FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1`, index).Scan(&raw)
+	err := sql.ErrNoRows // the databases' integers are signed: no size exceeds an index above MaxInt64
+	if index <= math.MaxInt64 {
+		err = x.db.QueryRowContext(ctx, `SELECT raw FROM idx_checkpoints WHERE size > ? ORDER BY size LIMIT 1`, index).Scan(&raw)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("no recorded checkpoint includes entry %d: %w", index, ErrNotFound)
 	}

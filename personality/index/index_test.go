@@ -2,8 +2,70 @@ package index
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/google/go-cmp/cmp"
+	"github.com/vigil-log/vigil/log/mysqltest"
 )
+
+func TestMain(m *testing.M) { mysqltest.Main(m) }
+
+// backend is one of the databases the index runs on.
+type backend struct {
+	name string
+	// store makes an empty database that lasts as long as tb and returns a
+	// function that opens the index in it.
+	store func(tb testing.TB) func() (*Index, error)
+}
+
+// backends are the index's backends. The MySQL one runs on log/mysqltest's
+// MariaDB server, and skips where there is none (but under CI).
+var backends = []backend{
+	{"sqlite", func(tb testing.TB) func() (*Index, error) {
+		dir := tb.TempDir()
+		return func() (*Index, error) { return Open(dir) }
+	}},
+	{"mysql", func(tb testing.TB) func() (*Index, error) {
+		db, err := sql.Open("mysql", mysqltest.DSN(tb))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { db.Close() })
+		return func() (*Index, error) { return OpenMySQL(context.Background(), db) }
+	}},
+}
+
+// open opens the index in a new database of the backend, closed when tb
+// ends.
+func (be backend) open(tb testing.TB) *Index {
+	tb.Helper()
+	return mustOpen(tb, be.store(tb))
+}
+
+// mustOpen opens an index, closed when tb ends.
+func mustOpen(tb testing.TB, open func() (*Index, error)) *Index {
+	tb.Helper()
+	x, err := open()
+	if err != nil {
+		tb.Fatalf("opening the index: %v", err)
+	}
+	tb.Cleanup(func() { x.Close() })
+	return x
+}
+
+// forBackends runs test on each backend, as a subtest named after it.
+func forBackends(t *testing.T, test func(t *testing.T, be backend)) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { test(t, be) })
+	}
+}
 
 // TestOpenRelative opens an index under a relative directory, as vigild
 // does with --data data: the SQLite URI must name the file, not a host.
@@ -17,4 +79,187 @@ func TestOpenRelative(t *testing.T) {
 	if n, err := x.Size(context.Background()); err != nil || n != 0 {
 		t.Errorf("Size of a new index = %d, %v; want 0", n, err)
 	}
+}
+
+// TestTables checks that the index creates exactly its idx_ tables, which
+// leave the names of a MySQL database's other tables (Tessera's, vigil's
+// vigil_ ones) free, and that opening it again changes nothing.
+func TestTables(t *testing.T) {
+	forBackends(t, func(t *testing.T, be backend) {
+		open := be.store(t)
+		mustOpen(t, open)
+		x := mustOpen(t, open)
+		q := `SELECT name FROM sqlite_master WHERE type = 'table'`
+		if be.name == "mysql" {
+			q = `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()`
+		}
+		rows, err := x.db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, name)
+		}
+		slices.Sort(got)
+		var want []string
+		for _, tb := range tables {
+			if !strings.HasPrefix(tb.name, "idx_") {
+				t.Errorf("table %s lacks the idx_ prefix", tb.name)
+			}
+			want = append(want, tb.name)
+		}
+		slices.Sort(want)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("tables (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestVersion checks that an index of another schema version is refused.
+func TestVersion(t *testing.T) {
+	forBackends(t, func(t *testing.T, be backend) {
+		open := be.store(t)
+		x := mustOpen(t, open)
+		if _, err := x.db.Exec(`UPDATE idx_meta SET v = 99 WHERE k = 'version'`); err != nil {
+			t.Fatal(err)
+		}
+		y, err := open()
+		if err == nil {
+			y.Close()
+			t.Fatal("an index of schema version 99 opened")
+		}
+		if !strings.Contains(err.Error(), "schema version 99") {
+			t.Errorf("opening an index of schema version 99: %v, want an error that names the version", err)
+		}
+	})
+}
+
+// TestVersion1 checks that a SQLite index of the first schema version,
+// whose tables had no prefix, is discarded but for its checkpoints: the
+// index that replaces it is empty, so the follower's audit starts again.
+func TestVersion1(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		`CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`,
+		`INSERT INTO meta (k, v) VALUES ('size', 9), ('version', 1)`,
+		`CREATE TABLE devices (key_id TEXT PRIMARY KEY, device_id TEXT NOT NULL)`,
+		`CREATE INDEX devices_by_id ON devices (device_id)`,
+		`CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, raw BLOB NOT NULL)`,
+		`INSERT INTO checkpoints (size, raw) VALUES (4, 'four'), (9, 'nine')`,
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	x, err := Open(dir)
+	if err != nil {
+		t.Fatalf("opening an index of version 1: %v", err)
+	}
+	defer x.Close()
+	ctx := context.Background()
+	if n, err := x.Size(ctx); err != nil || n != 0 {
+		t.Errorf("Size of an index of version 1, opened = %d, %v; want 0", n, err)
+	}
+	if raw, err := x.CheckpointCovering(ctx, 5); err != nil || string(raw) != "nine" {
+		t.Errorf("CheckpointCovering(5) after opening an index of version 1 = %q, %v; want its checkpoint 9", raw, err)
+	}
+	var old int
+	if err := x.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name IN ('meta', 'devices', 'devices_by_id', 'checkpoints')`).Scan(&old); err != nil || old != 0 {
+		t.Errorf("tables and indexes of version 1 left: %d, %v", old, err)
+	}
+}
+
+// TestClose checks that Close closes the database Open opened, and not the
+// one given to OpenMySQL, which its caller owns.
+func TestClose(t *testing.T) {
+	forBackends(t, func(t *testing.T, be backend) {
+		x, err := be.store(t)()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Close(); err != nil {
+			t.Fatalf("Close = %v", err)
+		}
+		err = x.db.Ping()
+		if open := err == nil; open != (be.name == "mysql") {
+			t.Errorf("after Close, the database answers a ping: %v; want %v", open, be.name == "mysql")
+		}
+	})
+}
+
+// TestSnapshot checks that a query reads one committed state throughout:
+// a read begun before a commit does not see it, and facts added but not
+// committed are seen by none.
+func TestSnapshot(t *testing.T) {
+	forBackends(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		x := be.open(t)
+		l := &batch{tb: t, x: x}
+		f := newFleet(l, 2, 2)
+		l.commit()
+		enrolled := l.size
+		r, err := x.read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.close()
+		f.day(0)
+		l.commit()
+		f.day(1)
+		l.flush() // added, not committed
+		udi := f.devs[0].udi
+		if d, err := r.device(ctx, udi); err != nil || r.size != enrolled || d.Latest != nil {
+			t.Errorf("a read begun before a commit: size %d, device %+v, %v; want size %d and no attestation", r.size, d, err, enrolled)
+		}
+		info, err := x.Device(ctx, udi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := enrolled + uint64(len(f.devs)); info.TreeSize != want || info.Attestations != 1 {
+			t.Errorf("a read after a commit, with facts added since: size %d, %d attestations; want size %d, 1 attestation", info.TreeSize, info.Attestations, want)
+		}
+		if err := x.Truncate(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := x.Size(ctx); err != nil || n != 0 {
+			t.Errorf("Size after Truncate(0) = %d, %v", n, err)
+		}
+	})
+}
+
+// TestHugeArguments checks the queries' answers to numbers beyond the
+// databases' signed integers, which the SQLite driver refuses as
+// arguments and the MySQL one passes.
+func TestHugeArguments(t *testing.T) {
+	forBackends(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		x := be.open(t)
+		l := &batch{tb: t, x: x}
+		f := newFleet(l, 1, 1)
+		f.day(0)
+		l.commit()
+		if err := x.RecordCheckpoint(ctx, l.size, []byte("cp")); err != nil {
+			t.Fatal(err)
+		}
+		for _, index := range []uint64{math.MaxInt64, math.MaxUint64} {
+			if raw, err := x.CheckpointCovering(ctx, index); !errors.Is(err, ErrNotFound) {
+				t.Errorf("CheckpointCovering(%d) = %q, %v; want ErrNotFound", index, raw, err)
+			}
+		}
+		h, err := x.History(ctx, f.devs[0].udi, math.MaxUint64, 10)
+		if err != nil || len(h.Attestations) != 0 || h.NextSeq != nil {
+			t.Errorf("History from 2^64-1 = %+v, %v; want no attestations", h, err)
+		}
+	})
 }

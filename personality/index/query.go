@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -18,17 +19,18 @@ import (
 // of exactly the committed size it reports.
 type reader struct {
 	tx   *sql.Tx
+	d    *dialect
 	size uint64
 }
 
 // read starts a read of the committed index.
 func (x *Index) read(ctx context.Context) (*reader, error) {
-	tx, err := x.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := x.db.BeginTx(ctx, x.d.readTx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the index: %w", err)
 	}
-	r := &reader{tx: tx}
-	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'size'`).Scan(&r.size); err != nil {
+	r := &reader{tx: tx, d: x.d}
+	if err := tx.QueryRowContext(ctx, `SELECT v FROM idx_meta WHERE k = 'size'`).Scan(&r.size); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("reading the index: %w", err)
 	}
@@ -132,7 +134,7 @@ func (r *reader) refs(ctx context.Context, page Page, queries ...query) ([]clien
 	out := []client.DeviceRef{}
 	n := page.limit() + 1
 	for _, q := range queries {
-		rows, err := r.tx.QueryContext(ctx, `SELECT `+refColumns+` FROM devices WHERE `+q.where+` AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(q.args, []any{page.After, n})...)
+		rows, err := r.tx.QueryContext(ctx, `SELECT `+refColumns+` FROM idx_devices WHERE `+q.where+` AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(q.args, []any{page.After, n})...)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +185,7 @@ type query struct {
 // devices returns the first page.limit()+1 devices a query selects after
 // page.After, sorted by UDI.
 func (r *reader) devices(ctx context.Context, page Page, where string, args ...any) ([]*device, error) {
-	rows, err := r.tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE (`+where+`) AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(args, []any{page.After, page.limit() + 1})...)
+	rows, err := r.tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM idx_devices WHERE (`+where+`) AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(args, []any{page.After, page.limit() + 1})...)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +208,7 @@ func (r *reader) device(ctx context.Context, udi string) (*device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
-	d, err := scanDevice(r.tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE device_id = ? ORDER BY enrollment LIMIT 1`, u.DeviceID()))
+	d, err := scanDevice(r.tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM idx_devices WHERE device_id = ? ORDER BY enrollment LIMIT 1`, u.DeviceID()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("device %s: %w", u, ErrNotFound)
 	}
@@ -230,9 +232,10 @@ func scanAttestation(s scanner, before ...any) (*client.AttestationRef, error) {
 	return &a, nil
 }
 
-// attestation returns the one attestation a query selects, or nil.
-func (r *reader) attestation(ctx context.Context, where string, args ...any) (*client.AttestationRef, error) {
-	a, err := scanAttestation(r.tx.QueryRowContext(ctx, `SELECT `+attestationColumns+` FROM attestations WHERE `+where, args...))
+// attestation returns the one attestation a query selects from
+// idx_attestations, named in the FROM clause as from, or nil.
+func (r *reader) attestation(ctx context.Context, from, where string, args ...any) (*client.AttestationRef, error) {
+	a, err := scanAttestation(r.tx.QueryRowContext(ctx, `SELECT `+attestationColumns+` FROM `+from+` WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -243,11 +246,11 @@ func (r *reader) attestation(ctx context.Context, where string, args ...any) (*c
 func (x *Index) Device(ctx context.Context, udi string) (*client.DeviceInfo, error) {
 	return onDevice(ctx, x, udi, func(r *reader, d *device) (*client.DeviceInfo, error) {
 		info := &client.DeviceInfo{TreeSize: r.size, DeviceRef: d.DeviceRef, KeyID: d.keyID, Manufacturer: d.manufacturer, Model: d.model, Status: client.StatusActive}
-		if err := r.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM attestations WHERE key_id = ?`, d.keyID).Scan(&info.Attestations); err != nil {
+		if err := r.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM idx_attestations WHERE key_id = ?`, d.keyID).Scan(&info.Attestations); err != nil {
 			return nil, fmt.Errorf("counting attestations: %w", err)
 		}
 		u, _ := client.ParseUDI(d.UDI)
-		rows, err := r.tx.QueryContext(ctx, `SELECT idx FROM revocations WHERE (type = ? AND target = ?) OR (type = ? AND target = ?) ORDER BY idx`,
+		rows, err := r.tx.QueryContext(ctx, `SELECT idx FROM idx_revocations WHERE (type = ? AND target = ?) OR (type = ? AND target = ?) ORDER BY idx`,
 			client.TargetDeviceKey, d.keyID, client.TargetUDI, u.DeviceID())
 		if err != nil {
 			return nil, fmt.Errorf("reading revocations: %w", err)
@@ -294,12 +297,17 @@ func (x *Index) Device(ctx context.Context, udi string) (*client.DeviceInfo, err
 // attestations of one seq (a forked chain has several).
 func (x *Index) History(ctx context.Context, udi string, from uint64, limit int) (*client.History, error) {
 	return onDevice(ctx, x, udi, func(r *reader, d *device) (*client.History, error) {
-		rows, err := r.tx.QueryContext(ctx, `SELECT `+attestationColumns+` FROM attestations WHERE key_id = ? AND seq >= ? ORDER BY seq, idx LIMIT ?`, d.keyID, from, limit+1)
+		h := &client.History{TreeSize: r.size, UDI: d.UDI, Enrollment: d.Enrollment, Attestations: []client.AttestationRef{}}
+		if from > math.MaxInt64 {
+			// The databases' integers are signed: no seq is stored this
+			// high (and SQLite's driver refuses the argument).
+			return h, nil
+		}
+		rows, err := r.tx.QueryContext(ctx, `SELECT `+attestationColumns+` FROM idx_attestations WHERE key_id = ? AND seq >= ? ORDER BY seq, idx LIMIT ?`, d.keyID, from, limit+1)
 		if err != nil {
 			return nil, fmt.Errorf("reading attestations: %w", err)
 		}
 		defer rows.Close()
-		h := &client.History{TreeSize: r.size, UDI: d.UDI, Enrollment: d.Enrollment, Attestations: []client.AttestationRef{}}
 		for rows.Next() {
 			a, err := scanAttestation(rows)
 			if err != nil {
@@ -326,7 +334,7 @@ func (x *Index) History(ctx context.Context, udi string, from uint64, limit int)
 					return nil, err
 				}
 				h.Attestations = append(h.Attestations[:limit], rest...)
-				if more, err := r.attestation(ctx, `key_id = ? AND seq > ? LIMIT 1`, d.keyID, next); err != nil {
+				if more, err := r.attestation(ctx, `idx_attestations`, `key_id = ? AND seq > ? ORDER BY seq, idx LIMIT 1`, d.keyID, next); err != nil {
 					return nil, err
 				} else if more != nil {
 					h.NextSeq = &more.Seq
@@ -341,7 +349,7 @@ func (x *Index) History(ctx context.Context, udi string, from uint64, limit int)
 // has, which are the first of that seq in log order.
 func (r *reader) sameSeq(ctx context.Context, keyID string, seq uint64, have []client.AttestationRef) ([]client.AttestationRef, error) {
 	last := have[len(have)-1].Index
-	rows, err := r.tx.QueryContext(ctx, `SELECT `+attestationColumns+` FROM attestations WHERE key_id = ? AND seq = ? AND idx > ? ORDER BY idx`, keyID, seq, last)
+	rows, err := r.tx.QueryContext(ctx, `SELECT `+attestationColumns+` FROM idx_attestations WHERE key_id = ? AND seq = ? AND idx > ? ORDER BY idx`, keyID, seq, last)
 	if err != nil {
 		return nil, err
 	}
@@ -365,10 +373,10 @@ func (x *Index) At(ctx context.Context, udi string, t time.Time) (*client.AtAnsw
 		a := &client.AtAnswer{TreeSize: r.size, UDI: d.UDI, Enrollment: d.Enrollment, Time: t.UTC()}
 		ns := t.UnixNano()
 		var err error
-		if a.InForce, err = r.attestation(ctx, `key_id = ? AND head AND time <= ? ORDER BY time DESC, idx DESC LIMIT 1`, d.keyID, ns); err != nil {
+		if a.InForce, err = r.attestation(ctx, `idx_attestations`, `key_id = ? AND head AND time <= ? ORDER BY time DESC, idx DESC LIMIT 1`, d.keyID, ns); err != nil {
 			return nil, fmt.Errorf("reading attestations: %w", err)
 		}
-		if a.Next, err = r.attestation(ctx, `key_id = ? AND head AND time > ? ORDER BY time, idx LIMIT 1`, d.keyID, ns); err != nil {
+		if a.Next, err = r.attestation(ctx, `idx_attestations`, `key_id = ? AND head AND time > ? ORDER BY time, idx LIMIT 1`, d.keyID, ns); err != nil {
 			return nil, fmt.Errorf("reading attestations: %w", err)
 		}
 		return a, nil
@@ -425,7 +433,7 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		}
 		slices.SortFunc(digests, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
 		in := placeholders(len(digests))
-		rows, err := r.tx.QueryContext(ctx, `SELECT digest, name, version, manufacturer, sbom FROM firmware WHERE digest IN `+in+` ORDER BY digest`, digests...)
+		rows, err := r.tx.QueryContext(ctx, `SELECT digest, name, version, manufacturer, sbom FROM idx_firmware WHERE digest IN `+in+` ORDER BY digest`, digests...)
 		if err != nil {
 			return nil, fmt.Errorf("reading firmware: %w", err)
 		}
@@ -450,7 +458,7 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		// The models that ever ran an affected build; their devices that have
 		// not reported since (or ever) are in an unknown state.
 		var models []any
-		mrows, err := r.tx.QueryContext(ctx, `SELECT DISTINCT di FROM model_firmware WHERE firmware IN `+in+` ORDER BY di`, digests...)
+		mrows, err := r.tx.QueryContext(ctx, `SELECT DISTINCT di FROM idx_model_firmware WHERE firmware IN `+in+` ORDER BY di`, digests...)
 		if err != nil {
 			return nil, fmt.Errorf("reading models: %w", err)
 		}
@@ -482,7 +490,7 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 func (r *reader) components(ctx context.Context, keys []string, version string, keep func(client.Component) bool) (map[string][]client.Component, error) {
 	out := map[string][]client.Component{}
 	for _, key := range keys {
-		q, args := `SELECT firmware, name, version, purl, cpe FROM components WHERE purl_key = ?`, []any{key}
+		q, args := `SELECT firmware, name, version, purl, cpe FROM idx_components WHERE purl_key = ?`, []any{key}
 		if version != "" {
 			q, args = q+` AND version = ?`, append(args, version)
 		}
@@ -522,7 +530,7 @@ type fieldAction struct {
 // fieldActions returns the latest entry of each field action, or of the
 // one with the given ID.
 func (r *reader) fieldActions(ctx context.Context, id string) ([]*fieldAction, error) {
-	q, args := `SELECT f.idx, f.manufacturer, f.body FROM field_actions f WHERE f.idx = (SELECT MAX(idx) FROM field_actions g WHERE g.id = f.id)`, []any{}
+	q, args := `SELECT f.idx, f.manufacturer, f.body FROM idx_field_actions f WHERE f.idx = (SELECT MAX(idx) FROM idx_field_actions g WHERE g.id = f.id)`, []any{}
 	if id != "" {
 		q, args = q+` AND f.id = ?`, append(args, id)
 	}
@@ -566,7 +574,7 @@ func (r *reader) inPopulation(ctx context.Context, fa *fieldAction, d *device) (
 		args = append(args, fw)
 	}
 	var n int
-	err := r.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM device_firmware WHERE key_id = ? AND firmware IN `+placeholders(len(fa.Action.Affected.Firmware))+` AND first < ?`,
+	err := r.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM idx_device_firmware WHERE key_id = ? AND firmware IN `+placeholders(len(fa.Action.Affected.Firmware))+` AND first < ?`,
 		append(args, fa.Index)...).Scan(&n)
 	return n > 0, err
 }
@@ -577,9 +585,7 @@ func (r *reader) remedy(ctx context.Context, fa *fieldAction, keyID string) (*cl
 	if fa.Action.Remedy == nil {
 		return nil, nil
 	}
-	// "+firmware" keeps SQLite off the firmware index, which would scan
-	// every device's remedy attestations; a device has only its own few.
-	return r.attestation(ctx, `key_id = ? AND +firmware = ? AND idx > ? ORDER BY idx LIMIT 1`, keyID, fa.Action.Remedy.Digest, fa.Index)
+	return r.attestation(ctx, r.d.byDevice, `key_id = ? AND firmware = ? AND idx > ? ORDER BY idx LIMIT 1`, keyID, fa.Action.Remedy.Digest, fa.Index)
 }
 
 // FieldAction answers GET /v1/field-actions/{id}: one page of the
@@ -605,7 +611,7 @@ func (x *Index) FieldAction(ctx context.Context, id string, page Page) (*client.
 			}
 		}
 		if fws := fa.Action.Affected.Firmware; len(fws) > 0 {
-			where = append(where, `key_id IN (SELECT key_id FROM device_firmware WHERE firmware IN `+placeholders(len(fws))+` AND first < ?)`)
+			where = append(where, `key_id IN (SELECT key_id FROM idx_device_firmware WHERE firmware IN `+placeholders(len(fws))+` AND first < ?)`)
 			for _, fw := range fws {
 				args = append(args, fw)
 			}
@@ -627,8 +633,8 @@ func (x *Index) FieldAction(ctx context.Context, id string, page Page) (*client.
 			// Each device's first remedy attestation after the action: one
 			// pass over the remedy's attestations, then a lookup each (a
 			// correlated MIN per row would scan them all per row).
-			rows, err := r.tx.QueryContext(ctx, `SELECT a.key_id, `+prefixed("a.", attestationColumns)+` FROM attestations a
-				JOIN (SELECT MIN(idx) AS first FROM attestations WHERE firmware = ? AND idx > ? GROUP BY key_id) f ON a.idx = f.first`,
+			rows, err := r.tx.QueryContext(ctx, `SELECT a.key_id, `+prefixed("a.", attestationColumns)+` FROM idx_attestations a
+				JOIN (SELECT MIN(idx) AS first FROM idx_attestations WHERE firmware = ? AND idx > ? GROUP BY key_id) f ON a.idx = f.first`,
 				fa.Action.Remedy.Digest, fa.Index)
 			if err != nil {
 				return nil, fmt.Errorf("reading remedy attestations: %w", err)

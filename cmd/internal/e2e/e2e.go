@@ -12,11 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-log/vigil/log/mysqltest"
 )
 
 var (
@@ -25,13 +28,15 @@ var (
 	buildErr  error
 )
 
-// Main runs a package's tests and then removes the binaries Build made.
+// Main runs a package's tests and then removes the binaries Build made and
+// stops the MariaDB server, if a test started it.
 // Use it from TestMain: func TestMain(m *testing.M) { os.Exit(e2e.Main(m)) }.
 func Main(m *testing.M) int {
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	mysqltest.Stop()
 	return code
 }
 
@@ -130,6 +135,64 @@ func StartVigild(t testing.TB, data, roots string, extra ...string) *Server {
 		append([]string{"--data", data, "--trust-roots", roots, "--listen", addr, "--origin", "e2e.vigil.local/log"}, extra...))
 }
 
+// Backends are the storages vigild runs on in the end-to-end tests.
+var Backends = []string{"posix", "mysql"}
+
+// StartVigildOn starts vigild on the named backend, as StartVigild. On
+// mysql the log lives in a fresh database of the test binary's MariaDB
+// server, and data holds only its key: log.key, made if missing, with its
+// verifier key as log.key.pub and, as on posix, log.vkey.
+func StartVigildOn(t testing.TB, backend, data, roots string, extra ...string) *Server {
+	t.Helper()
+	switch backend {
+	case "posix":
+		return StartVigild(t, data, roots, extra...)
+	case "mysql":
+		return StartFrontend(t, mysqltest.DSN(t), data, roots, extra...)
+	}
+	t.Fatalf("no backend %q", backend)
+	return nil
+}
+
+// StartFrontend starts a vigild frontend of the MySQL log in dsn, with the
+// log key in data (made if missing, as StartVigildOn).
+func StartFrontend(t testing.TB, dsn, data, roots string, extra ...string) *Server {
+	t.Helper()
+	LogKey(t, data)
+	addr := FreeAddr(t)
+	return startServer(t, "vigild", "http://"+addr, data,
+		append([]string{"--storage", "mysql", "--mysql-dsn", dsn, "--log-key", filepath.Join(data, "log.key"),
+			"--trust-roots", roots, "--listen", addr}, extra...))
+}
+
+// LogKey makes a log key for e2e.vigil.local/log in dir, unless there is
+// one: log.key, log.key.pub, and a copy of it as log.vkey. It returns the
+// vkey.
+func LogKey(t testing.TB, dir string) string {
+	t.Helper()
+	key := filepath.Join(dir, "log.key")
+	if _, err := os.Stat(key); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, code := Run(t, "vigil", "keygen", "--type", "log", "--name", "e2e.vigil.local/log", "--out", key); code != 0 {
+			t.Fatal(stderr)
+		}
+		pub, err := os.ReadFile(key + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "log.vkey"), pub, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vkey, err := os.ReadFile(filepath.Join(dir, "log.vkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(vkey))
+}
+
 // StartWitness starts vigil-witness on a free loopback port with the given
 // key, logs file and state directory, like StartVigild.
 func StartWitness(t testing.TB, key, logs, state string, extra ...string) *Server {
@@ -179,6 +242,34 @@ func (v *Server) Start() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	v.t.Fatalf("%s did not become healthy\n%s", v.bin, v.log.String())
+}
+
+// Another starts a second process with the same arguments on another
+// free loopback port: a second frontend of a vigild whose log is in a
+// shared database.
+func (v *Server) Another(t testing.TB) *Server {
+	t.Helper()
+	addr := FreeAddr(t)
+	args := slices.Clone(v.args)
+	i := slices.Index(args, "--listen")
+	if i < 0 || i+1 == len(args) {
+		t.Fatalf("%s has no --listen to change", v.bin)
+	}
+	args[i+1] = addr
+	return startServer(t, v.bin, "http://"+addr, v.Data, args)
+}
+
+// StorageArgs returns the flags that name a vigild's storage, as vigild
+// reindex takes them.
+func (v *Server) StorageArgs() []string {
+	var out []string
+	for i := 0; i+1 < len(v.args); i++ {
+		switch v.args[i] {
+		case "--data", "--storage", "--mysql-dsn", "--log-key":
+			out = append(out, v.args[i], v.args[i+1])
+		}
+	}
+	return out
 }
 
 // Kill sends SIGKILL and waits for the process to die.

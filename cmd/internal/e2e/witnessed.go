@@ -19,20 +19,25 @@ type WitnessedLog struct {
 // witnesses. It makes the log key first (the witnesses must know it, and
 // Tessera needs them up to create the log), then three witnesses, then vigild.
 func StartWitnessedLog(t *testing.T, roots string) *WitnessedLog {
+	return StartWitnessedLogOn(t, "posix", roots)
+}
+
+// StartWitnessedLogOn is StartWitnessedLog on the named backend (see
+// StartVigildOn).
+func StartWitnessedLogOn(t *testing.T, backend, roots string) *WitnessedLog {
 	t.Helper()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	os.MkdirAll(data, 0o755)
 	keygen := func(typ, name, out string) {
 		if _, stderr, code := Run(t, "vigil", "keygen", "--type", typ, "--name", name, "--out", out); code != 0 {
 			t.Fatal(stderr)
 		}
 	}
-	keygen("log", "e2e.vigil.local/log", filepath.Join(data, "log.key"))
-	if err := os.Rename(filepath.Join(data, "log.key.pub"), filepath.Join(data, "log.vkey")); err != nil {
-		t.Fatal(err)
+	vkey := []byte(LogKey(t, data))
+	if backend == "posix" {
+		// vigild's data directory holds only log.key and log.vkey.
+		os.Remove(filepath.Join(data, "log.key.pub"))
 	}
-	vkey, _ := os.ReadFile(filepath.Join(data, "log.vkey"))
 	logs := filepath.Join(dir, "logs.txt")
 	os.WriteFile(logs, []byte("logs/v0\nvkey "+strings.TrimSpace(string(vkey))+"\nqpd 86400\ncontact e2e test\n"), 0o644)
 	w := &WitnessedLog{Policy: filepath.Join(dir, "policy.txt")}
@@ -47,7 +52,7 @@ func StartWitnessedLog(t *testing.T, roots string) *WitnessedLog {
 	}
 	policy += "group majority 2 w1 w2 w3\nquorum majority\n"
 	os.WriteFile(w.Policy, []byte(policy), 0o644)
-	w.Log = StartVigild(t, data, roots, "--witness-policy", w.Policy, "--wait-timeout", "3s", "--shutdown-timeout", "2s")
+	w.Log = StartVigildOn(t, backend, data, roots, "--witness-policy", w.Policy, "--wait-timeout", "3s", "--shutdown-timeout", "2s")
 	return w
 }
 

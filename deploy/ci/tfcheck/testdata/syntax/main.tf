@@ -1,0 +1,2 @@
+# An unclosed block (main_test.go).
+resource "x" "y" {

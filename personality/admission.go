@@ -1,0 +1,268 @@
+package personality
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Admission extends the personality's locks (see locks) across the
+// frontends of one log. Without it, two frontends could each judge a
+// submission against an authority state that lacks the other's latest
+// change: an attestation checked on one frontend just before another
+// sequences its device's revocation would land after it.
+//
+// Acquire takes, for every frontend at once, the locks of a plan, and
+// returns the fence: the log size the caller's authority state must reach
+// before it judges, which covers the last change any frontend made under
+// those locks. release lets the locks go; after a sequenced write it records
+// the entry's index as its stripes' last change.
+type Admission interface {
+	Acquire(ctx context.Context, p lockPlan) (fence uint64, release func(sequenced bool, index uint64) error, err error)
+}
+
+// SQLAdmission is an Admission in a MySQL or MariaDB table, vigil_admission,
+// in the log's database: a row per stripe, and row 0 for the global lock,
+// each with the log size after the last change made under it. Locks are
+// InnoDB row locks, shared (LOCK IN SHARE MODE) or exclusive (FOR UPDATE),
+// held by a transaction from before the check until the entry is sequenced.
+//
+// Attestations, nearly all of a log's traffic, only read: they join a
+// group, one transaction taking the union of its members' stripes shared
+// in one statement, so a frontend holds a few connections, not one per
+// submission. Every transaction takes its rows in ascending order, the
+// global row first, and takes nothing after its first statements, so
+// transactions never wait on each other in a cycle; should the server still
+// report a deadlock, the acquisition is retried, nothing having been judged.
+//
+// The guarantee rests on the connection: if the server drops a group's
+// connection between a member's check and its sequencing, its locks go
+// early. vigild logs such a failure; the audit of the log would show any
+// entry that slipped through.
+type SQLAdmission struct {
+	db *sql.DB
+
+	mu   sync.Mutex
+	open *readGroup // accepting members, nil if none
+}
+
+// readGroup is a transaction shared by concurrent readers.
+type readGroup struct {
+	stripes map[int]bool
+	ready   chan struct{} // closed once the locks are held, or failed
+	fence   uint64
+	err     error
+	members sync.WaitGroup
+}
+
+// groupWindow is how long a read group gathers members before it locks.
+const groupWindow = 2 * time.Millisecond
+
+// NewSQLAdmission creates the vigil_admission table if it is missing. The
+// caller closes db.
+func NewSQLAdmission(ctx context.Context, db *sql.DB) (*SQLAdmission, error) {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS vigil_admission (
+		id INT NOT NULL PRIMARY KEY,
+		last_size BIGINT UNSIGNED NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("admission: creating vigil_admission: %w", err)
+	}
+	var rows strings.Builder
+	rows.WriteString("INSERT IGNORE INTO vigil_admission (id, last_size) VALUES (0, 0)")
+	for i := 1; i <= stripes; i++ {
+		fmt.Fprintf(&rows, ", (%d, 0)", i)
+	}
+	if _, err := db.ExecContext(ctx, rows.String()); err != nil {
+		return nil, fmt.Errorf("admission: filling vigil_admission: %w", err)
+	}
+	return &SQLAdmission{db: db}, nil
+}
+
+// Acquire implements Admission.
+func (a *SQLAdmission) Acquire(ctx context.Context, p lockPlan) (uint64, func(bool, uint64) error, error) {
+	if !p.global && !p.globalWrite && !hasWrite(p) {
+		return a.read(ctx, p)
+	}
+	for attempt := 0; ; attempt++ {
+		fence, release, err := a.write(ctx, p)
+		if err == nil || !isDeadlock(err) || attempt == 10 {
+			return fence, release, err
+		}
+	}
+}
+
+func hasWrite(p lockPlan) bool {
+	for _, r := range p.stripes {
+		if r.write {
+			return true
+		}
+	}
+	return false
+}
+
+// isDeadlock reports InnoDB's deadlock (1213) or lock wait timeout (1205).
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+// write locks a plan with stripes to change in a transaction of its own.
+func (a *SQLAdmission) write(ctx context.Context, p lockPlan) (uint64, func(bool, uint64) error, error) {
+	tx, err := a.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return 0, nil, fmt.Errorf("admission: %w", err)
+	}
+	fail := func(err error) (uint64, func(bool, uint64) error, error) {
+		tx.Rollback()
+		return 0, nil, fmt.Errorf("admission: %w", err)
+	}
+	var fence uint64
+	switch {
+	case p.globalWrite:
+		fence, err = lockRows(ctx, tx, []int{0}, "FOR UPDATE")
+	case p.global:
+		fence, err = lockRows(ctx, tx, []int{0}, "LOCK IN SHARE MODE")
+	}
+	if err != nil {
+		return fail(err)
+	}
+	// Shared and exclusive stripes in two statements would take rows out
+	// of order; a writer's stripes are all taken exclusively (plan gives
+	// writers no read stripes today), only its written ones recorded.
+	var all, excl []int
+	for _, r := range p.stripes {
+		all = append(all, r.stripe+1)
+		if r.write {
+			excl = append(excl, r.stripe+1)
+		}
+	}
+	f, err := lockRows(ctx, tx, all, "FOR UPDATE")
+	if err != nil {
+		return fail(err)
+	}
+	fence = max(fence, f)
+	release := func(sequenced bool, index uint64) error {
+		ids := excl
+		if p.globalWrite {
+			ids = append([]int{0}, ids...)
+		}
+		if sequenced && len(ids) > 0 {
+			q := "UPDATE vigil_admission SET last_size = GREATEST(last_size, ?) WHERE id IN (" + placeholders(len(ids)) + ")"
+			if _, err := tx.Exec(q, append([]any{index + 1}, intsAsArgs(ids)...)...); err != nil {
+				// The entry is in the log but the fence has not moved: a
+				// frontend may judge without it until its follower folds
+				// it in, a second or so.
+				tx.Rollback()
+				return fmt.Errorf("admission: recording entry %d: %w", index, err)
+			}
+		}
+		if err := tx.Commit(); err != nil && sequenced {
+			return fmt.Errorf("admission: recording entry %d: %w", index, err)
+		}
+		return nil
+	}
+	return fence, release, nil
+}
+
+// read joins, or opens, the read group, and waits until it holds its locks.
+func (a *SQLAdmission) read(ctx context.Context, p lockPlan) (uint64, func(bool, uint64) error, error) {
+	a.mu.Lock()
+	g := a.open
+	if g == nil {
+		g = &readGroup{stripes: map[int]bool{}, ready: make(chan struct{})}
+		a.open = g
+		go a.lockGroup(g)
+	}
+	for _, r := range p.stripes {
+		g.stripes[r.stripe+1] = true
+	}
+	g.members.Add(1)
+	a.mu.Unlock()
+	select {
+	case <-g.ready:
+	case <-ctx.Done():
+		g.members.Done()
+		return 0, nil, fmt.Errorf("admission: %w", ctx.Err())
+	}
+	if g.err != nil {
+		g.members.Done()
+		return 0, nil, g.err
+	}
+	return g.fence, func(bool, uint64) error { g.members.Done(); return nil }, nil
+}
+
+// lockGroup closes a group to new members after groupWindow, takes its
+// stripes shared, lets its members go on, and ends the transaction when
+// the last has been sequenced.
+func (a *SQLAdmission) lockGroup(g *readGroup) {
+	time.Sleep(groupWindow)
+	a.mu.Lock()
+	a.open = nil
+	a.mu.Unlock()
+	ids := make([]int, 0, len(g.stripes))
+	for id := range g.stripes {
+		ids = append(ids, id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var tx *sql.Tx
+	for attempt := 0; ; attempt++ {
+		var err error
+		if tx, err = a.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}); err == nil {
+			slices.Sort(ids)
+			if g.fence, err = lockRows(ctx, tx, ids, "LOCK IN SHARE MODE"); err == nil {
+				break
+			}
+			tx.Rollback()
+		}
+		if !isDeadlock(err) || attempt == 10 {
+			g.err = fmt.Errorf("admission: %w", err)
+			close(g.ready)
+			return
+		}
+	}
+	close(g.ready)
+	g.members.Wait()
+	tx.Commit()
+}
+
+// lockRows locks rows (ids ascending) and returns the largest last_size.
+func lockRows(ctx context.Context, tx *sql.Tx, ids []int, mode string) (uint64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	q := "SELECT last_size FROM vigil_admission WHERE id IN (" + placeholders(len(ids)) + ") ORDER BY id " + mode
+	rows, err := tx.QueryContext(ctx, q, intsAsArgs(ids)...)
+	if err != nil {
+		return 0, fmt.Errorf("locking admission rows: %w", err)
+	}
+	defer rows.Close()
+	var fence uint64
+	for rows.Next() {
+		var n uint64
+		if err := rows.Scan(&n); err != nil {
+			return 0, fmt.Errorf("locking admission rows: %w", err)
+		}
+		fence = max(fence, n)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("locking admission rows: %w", err)
+	}
+	return fence, nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func intsAsArgs(ids []int) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
+}

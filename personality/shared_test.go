@@ -1,0 +1,160 @@
+package personality
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-log/vigil/client"
+	vlog "github.com/vigil-log/vigil/log"
+	"github.com/vigil-log/vigil/log/logtest"
+	"github.com/vigil-log/vigil/log/mysqltest"
+	"golang.org/x/mod/sumdb/note"
+)
+
+func TestMain(m *testing.M) { mysqltest.Main(m) }
+
+// sharedFixture is a log in one MariaDB database with several frontends,
+// each a log client and a personality of its own, as several vigild
+// processes would be.
+type sharedFixture struct {
+	*fixture
+	frontends []*httptest.Server
+}
+
+func newSharedFixture(t *testing.T, frontends int) *sharedFixture {
+	t.Helper()
+	f := newFixture(t) // the manufacturers, keys and helpers; its POSIX log is unused
+	skey, _, err := note.GenerateKey(rand.Reader, logtest.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := logtest.MySQL(t).(vlog.MySQL)
+	s := &sharedFixture{fixture: f}
+	ctx := context.Background()
+	for i := range frontends {
+		st := first
+		if i > 0 {
+			st = logtest.SecondFrontend(t, first)
+		}
+		l, _ := logtest.NewOn(t, st, skey)
+		blobs, err := NewSQLBlobs(ctx, st.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm, err := NewSQLAdmission(ctx, st.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(ctx, Config{Log: l, Blobs: blobs, Admission: adm, Roots: f.roots, WaitTimeout: 10 * time.Second,
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(p.Handler())
+		t.Cleanup(srv.Close)
+		s.frontends = append(s.frontends, srv)
+		if i == 0 {
+			f.log, f.p = l, p
+		}
+	}
+	return s
+}
+
+// TestSharedAdmission: two frontends of one MariaDB log judge as one. Of
+// concurrent enrollments of one key sent to both, one wins; attestations
+// racing their device's revocation on the other frontend never land after
+// it; and an attestation sent to one frontend right after its device was
+// enrolled through the other is accepted, the fence having made the first
+// frontend fold the enrollment in.
+func TestSharedAdmission(t *testing.T) {
+	s := newSharedFixture(t, 2)
+	key := mustKey(t, client.AlgP256)
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	won := 0
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, _, _ := s.postTo(i, s.enroll(&device{key: key, udi: udi(acmeGTIN, fmt.Sprintf("C%02d", i))}, s.acme))
+			mu.Lock()
+			defer mu.Unlock()
+			switch st {
+			case http.StatusAccepted:
+				won++
+			case http.StatusConflict:
+			default:
+				t.Errorf("concurrent enrollment answered %d", st)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Errorf("%d of 20 concurrent enrollments of one key on two frontends were accepted, want 1", won)
+	}
+
+	// Enrolled through one frontend, attesting through the other at once;
+	// the enrollment sent again to the other frontend at once (a retry) is
+	// answered with its original index, not refused as a conflict.
+	for i := range 10 {
+		d := newDevice(t, acmeGTIN, fmt.Sprintf("HOP%02d", i))
+		enr := s.enroll(d, s.acme)
+		st, ae, body := s.postTo(i, enr)
+		if st != http.StatusAccepted {
+			t.Fatalf("enrollment = %d %v", st, ae)
+		}
+		if st, ae, _ := s.postTo(i+1, s.attest(d, 0)); st != http.StatusAccepted {
+			t.Errorf("attestation on the other frontend right after the enrollment = %d %v, want 202", st, ae)
+		}
+		var first, again Accepted
+		json.Unmarshal(body, &first)
+		st, ae, body = s.postTo(i+1, enr)
+		json.Unmarshal(body, &again)
+		if st/100 != 2 || again.Index != first.Index {
+			t.Errorf("the enrollment again on the other frontend = %d %v index %d, want its index %d", st, ae, again.Index, first.Index)
+		}
+	}
+
+	d := newDevice(t, acmeGTIN, "RACE")
+	if st, ae, _ := s.postTo(0, s.enroll(d, s.acme)); st != http.StatusAccepted {
+		t.Fatalf("enrollment = %d %v", st, ae)
+	}
+	atts := make([][]byte, 80)
+	for i := range atts {
+		atts[i] = s.attest(d, uint64(i))
+	}
+	rev := s.revoke(client.RevocationTarget{Type: client.TargetDeviceKey, ID: d.key.Public().ID()}, s.acme)
+	for i, a := range atts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == len(atts)/2 {
+				if st, ae, _ := s.postTo(1, rev); st != http.StatusAccepted {
+					t.Errorf("revocation = %d %v", st, ae)
+				}
+			}
+			if st, ae, _ := s.postTo(0, a); st != http.StatusAccepted && ae.Error != CodeRevoked {
+				t.Errorf("attestation = %d %v, want 202 or revoked", st, ae)
+			}
+		}()
+	}
+	wg.Wait()
+	s.attestedBeforeRevocation(d)
+}
+
+// postTo submits to frontend i (modulo their number), without waiting for
+// a checkpoint.
+func (s *sharedFixture) postTo(i int, body []byte) (int, apiError, []byte) {
+	srv := s.frontends[i%len(s.frontends)]
+	return postURL(s.t, srv.URL, body, "?wait=false")
+}
