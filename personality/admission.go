@@ -114,7 +114,11 @@ func isDeadlock(err error) bool {
 
 // write locks a plan with stripes to change in a transaction of its own.
 func (a *SQLAdmission) write(ctx context.Context, p lockPlan) (uint64, func(bool, uint64) error, error) {
-	tx, err := a.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	// The transaction, and so its locks, must outlive the request: once an
+	// entry is handed to the log it is sequenced whatever the client does,
+	// and database/sql rolls back a transaction whose context ends. Only
+	// the wait for the locks ends with the request.
+	tx, err := a.db.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return 0, nil, fmt.Errorf("admission: %w", err)
 	}
@@ -209,12 +213,14 @@ func (a *SQLAdmission) lockGroup(g *readGroup) {
 	for id := range g.stripes {
 		ids = append(ids, id)
 	}
+	// Taking the locks may take a while; holding them may not end before the
+	// members are sequenced, so the transaction has no deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var tx *sql.Tx
 	for attempt := 0; ; attempt++ {
 		var err error
-		if tx, err = a.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}); err == nil {
+		if tx, err = a.db.BeginTx(context.Background(), &sql.TxOptions{Isolation: sql.LevelReadCommitted}); err == nil {
 			slices.Sort(ids)
 			if g.fence, err = lockRows(ctx, tx, ids, "LOCK IN SHARE MODE"); err == nil {
 				break

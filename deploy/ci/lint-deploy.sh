@@ -41,7 +41,7 @@ check_flags() { # binary, pending flags, files...
 		if echo "$have" | grep -qx -- "$f"; then
 			continue
 		elif echo " $pending " | grep -q " $f "; then
-			echo "deploy lint: pending: $bin has no --$f yet (being added)"
+			echo "deploy lint: pending: $bin has no --$f yet (--storage gcp is not implemented; deploy/README.md)"
 		else
 			fail "$bin has no --$f, which deploy/ uses"
 		fi
