@@ -275,17 +275,20 @@ func (l *Log) Sequence(ctx context.Context, leaf []byte) (index uint64, dup bool
 }
 
 // awaitAntispam blocks until Tessera's persistent antispam index covers the
-// whole integrated tree. Its follower indexes entries a second or so after
+// tree as integrated when it is called. Its follower indexes entries a second or so after
 // integration, and the in-memory index of recent entries dies with the
 // process: without this wait at start, an entry sequenced just before a
 // crash and resubmitted just after it would be appended a second time.
 func (l *Log) awaitAntispam(ctx context.Context) error {
 	start := time.Now()
+	// The tree as it stands now: on a shared log other frontends keep
+	// appending, and the follower, waking once a second, may never catch
+	// a moving size.
+	size, err := l.reader.IntegratedSize(ctx)
+	if err != nil {
+		return fmt.Errorf("reading integrated size: %w", err)
+	}
 	for {
-		size, err := l.reader.IntegratedSize(ctx)
-		if err != nil {
-			return fmt.Errorf("reading integrated size: %w", err)
-		}
 		done, err := l.antispamProgress.EntriesProcessed(ctx)
 		if err != nil {
 			return fmt.Errorf("reading antispam progress: %w", err)

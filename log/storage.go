@@ -169,6 +169,10 @@ func OpenMySQL(ctx context.Context, dsn string) (*sql.DB, error) {
 	return db, nil
 }
 
+// MinCheckpointInterval is the shortest checkpoint interval the storage's
+// Tessera driver accepts (none on POSIX, 1 s on MySQL).
+func MinCheckpointInterval(s Storage) time.Duration { return s.minCheckpointInterval() }
+
 // ReadTiles reads the log in s without a running log: for a rebuild of its
 // index, say.
 func ReadTiles(ctx context.Context, s Storage) (*client.Tiles, error) { return s.tiles(ctx) }

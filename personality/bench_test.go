@@ -109,7 +109,7 @@ func benchServer(b *testing.B, backend string, witnesses int, roots *client.Trus
 	var err error
 	if my, ok := st.(vlog.MySQL); ok {
 		if cfg.Blobs, err = NewSQLBlobs(ctx, my.DB); err == nil {
-			cfg.Admission, err = NewSQLAdmission(ctx, my.DB)
+			cfg.Admission, err = NewSQLAdmission(ctx, my.DB, nil)
 		}
 	} else {
 		cfg.Blobs, err = NewBlobStore(b.TempDir())

@@ -42,6 +42,20 @@ type lockPlan struct {
 	global, globalWrite bool
 }
 
+// writes reports whether the plan changes state: the global lock or a
+// stripe taken exclusively.
+func (p lockPlan) writes() bool {
+	if p.globalWrite {
+		return true
+	}
+	for _, r := range p.stripes {
+		if r.write {
+			return true
+		}
+	}
+	return false
+}
+
 // stripe maps a name onto a stripe with FNV-1a, which every frontend of a
 // log computes alike (a shared Admission locks the same stripes).
 func stripe(name string) int {
@@ -65,12 +79,22 @@ func plan(e *client.Entry) lockPlan {
 		add("udi:"+e.UDI().DeviceID(), false)
 	case client.KindSBOM:
 		add("fw:"+e.FirmwareDigest(), true)
+	case client.KindFieldAction:
+		// Judged against who published each build it names.
+		for _, d := range e.FieldAction.Affected.Firmware {
+			add("fw:"+d, false)
+		}
+		if r := e.FieldAction.Remedy; r != nil {
+			add("fw:"+r.Digest, false)
+		}
 	case client.KindRevocation:
 		switch t := e.Revocation.Target; t.Type {
 		case client.TargetDeviceKey:
 			add("key:"+t.ID, true)
 		case client.TargetUDI:
 			add("udi:"+e.UDI().DeviceID(), true)
+		case client.TargetFirmware:
+			add("fw:"+t.ID, true)
 		case client.TargetManufacturerKey:
 			p.globalWrite = true
 		}

@@ -212,6 +212,31 @@ func (p *Personality) submit(ctx context.Context, envelopeJSON []byte) (*submiss
 	if err != nil {
 		return &submission{entry: e}, err
 	}
+	sub, err := p.admit(ctx, e, leaf)
+	var r refusal
+	if errors.As(err, &r) {
+		// An entry the log already holds is answered with its index even if
+		// history has since made it inadmissible (its device enrolled by
+		// itself, its signer revoked): resubmission is idempotent. The
+		// lookup comes after the locks are let go: on a shared log it may
+		// wait a moment for the antispam index.
+		if idx, found, lerr := p.cfg.Log.Lookup(ctx, leaf); lerr == nil && found {
+			return &submission{entry: e, leaf: leaf, index: idx, dup: true}, nil
+		}
+		return sub, r.error
+	}
+	return sub, err
+}
+
+// refusal is judgeAndSequence's error for an entry the authority state
+// refuses, as opposed to a failure to store or sequence it.
+type refusal struct{ error }
+
+func (r refusal) Unwrap() error { return r.error }
+
+// admit takes the entry's locks, in this process and, on a shared log,
+// across frontends, then judges and sequences it.
+func (p *Personality) admit(ctx context.Context, e *client.Entry, leaf []byte) (*submission, error) {
 	pl := plan(e)
 	unlock := p.locks.lock(pl)
 	defer unlock()
@@ -222,22 +247,41 @@ func (p *Personality) submit(ctx context.Context, envelopeJSON []byte) (*submiss
 	if err != nil {
 		return &submission{entry: e}, err
 	}
-	sub, err := p.judgeAndSequence(ctx, e, leaf, fence)
-	// Only a new entry moves the fence: a duplicate changed nothing.
-	sequenced := err == nil && !sub.dup
-	var idx uint64
-	if sequenced {
-		idx = sub.index
+	if pl.writes() {
+		// A writer judges against the whole log, not only the fences: a
+		// fence another frontend failed to record cannot mislead it.
+		size, serr := p.cfg.Log.IntegratedSize(ctx)
+		if serr != nil {
+			release(false, 0)
+			return &submission{entry: e}, fmt.Errorf("reading log size: %w", serr)
+		}
+		fence = max(fence, size)
 	}
-	if rerr := release(sequenced, idx); rerr != nil {
-		p.logger.ErrorContext(ctx, "releasing the admission locks", "err", rerr)
-	}
+	sequenced := false
+	var sub *submission
+	defer func() {
+		// Deferred, so that even a panic lets the database locks go. A
+		// duplicate records its original index too: harmless, and it
+		// repairs a fence its first submitter failed to record.
+		var idx uint64
+		if sequenced {
+			idx = sub.index
+		}
+		if rerr := release(sequenced, idx); rerr != nil {
+			p.logger.ErrorContext(ctx, "releasing the admission locks", "err", rerr)
+		}
+	}()
+	sub, err = p.judgeAndSequence(ctx, e, leaf, fence)
+	sequenced = err == nil
 	return sub, err
 }
 
 // reach folds the log into the authority state until it covers the first
 // size entries, which other frontends may have sequenced a moment ago.
 func (p *Personality) reach(ctx context.Context, size uint64) error {
+	if size == 0 {
+		return nil
+	}
 	reached := func() bool {
 		p.foldMu.Lock()
 		defer p.foldMu.Unlock()
@@ -267,13 +311,7 @@ func (p *Personality) judgeAndSequence(ctx context.Context, e *client.Entry, lea
 		return &submission{entry: e}, err
 	}
 	if err := p.state.Check(e); err != nil {
-		// An entry the log already holds is answered with its index even if
-		// history has since made it inadmissible (its device enrolled by
-		// itself, its signer revoked): resubmission is idempotent.
-		if idx, found, lerr := p.cfg.Log.Lookup(ctx, leaf); lerr == nil && found {
-			return &submission{entry: e, leaf: leaf, index: idx, dup: true}, nil
-		}
-		return &submission{entry: e}, err
+		return &submission{entry: e}, refusal{err}
 	}
 	if e.Kind == client.KindSBOM {
 		// The blob must be durable before the log commits to it.
@@ -306,7 +344,15 @@ func (p *Personality) bundle(ctx context.Context, kind client.Kind, signerKeyID 
 	}
 	d := p.state.Device(signerKeyID)
 	if d == nil {
-		return nil, fmt.Errorf("attestation %d: signer is not an enrolled device", r.Index)
+		// Another frontend of a shared log may have sequenced the
+		// enrollment, and this one not folded it yet: it precedes the
+		// attestation, so folding up to it finds it.
+		if err := p.reach(ctx, r.Index+1); err != nil {
+			return nil, err
+		}
+		if d = p.state.Device(signerKeyID); d == nil {
+			return nil, fmt.Errorf("attestation %d: signer is not an enrolled device", r.Index)
+		}
 	}
 	er, eleaf, err := p.cfg.Log.ProveUnder(ctx, d.Enrollment, r.Checkpoint)
 	if err != nil {

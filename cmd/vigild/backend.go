@@ -6,8 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
-	"time"
 
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/personality"
@@ -19,15 +19,17 @@ import (
 // vigild and vigild reindex.
 type storageFlags struct {
 	storage, data, dsn, logKey, origin *string
+	create                             *bool
 }
 
 func addStorageFlags(fs *flag.FlagSet) *storageFlags {
 	return &storageFlags{
 		storage: fs.String("storage", "posix", "where the log lives: posix (a directory, --data) or mysql (a MySQL or MariaDB database, --mysql-dsn, shared by any number of vigild frontends)"),
 		data:    fs.String("data", "", "posix: the data directory; created with a new log if empty"),
-		dsn:     fs.String("mysql-dsn", os.Getenv("VIGIL_MYSQL_DSN"), "mysql: the database, as user:password@tcp(host:3306)/dbname; it holds the log, its antispam index, the SBOM blobs and the query index (default $VIGIL_MYSQL_DSN, which keeps the password off the command line)"),
+		dsn:     fs.String("mysql-dsn", "", "mysql: the database, as user:password@tcp(host:3306)/dbname; it holds the log, its antispam index, the SBOM blobs and the query index. If not given, $VIGIL_MYSQL_DSN, which keeps the password off the command line"),
 		logKey:  fs.String("log-key", "", "mysql: the log's note signer key, made by vigil keygen --type log (mode 0600), with its verifier key in FILE.pub; every frontend of the log uses the same"),
 		origin:  fs.String("origin", "", "posix: the log's origin, required when creating a log (e.g. example.com/vigil); checked against the key if given"),
+		create:  fs.Bool("create", false, "mysql: create the log if the database holds none. Without it, a database with no log is refused, so a mistyped DSN or an emptied database never starts a second log under the key"),
 	}
 }
 
@@ -45,23 +47,26 @@ type backend struct {
 	// indexDir or indexDB is where the query index lives.
 	indexDir string
 	indexDB  *sql.DB
-	// minInterval is the storage's shortest checkpoint interval.
-	minInterval time.Duration
-	close       func()
+	close    func()
 }
 
 // openBackend opens the storage the flags name. With create, it prepares
-// what a new log needs where there is none (a key on POSIX; on MySQL the
-// caller's vlog.Create makes the tables); without, a missing log is an
-// error.
-func openBackend(ctx context.Context, f *storageFlags, create bool) (*backend, error) {
+// what a new log needs where there is none (a key on POSIX; on MySQL, where
+// --create must say so too, the caller's vlog.Create makes the tables);
+// without, a missing log is an error. logger receives the shared log's
+// background failures.
+func openBackend(ctx context.Context, f *storageFlags, create bool, logger *slog.Logger) (*backend, error) {
+	dsn := *f.dsn
+	if dsn == "" && *f.storage == "mysql" {
+		dsn = os.Getenv("VIGIL_MYSQL_DSN")
+	}
 	switch *f.storage {
 	case "posix":
 		if *f.data == "" {
 			return nil, errors.New("--storage posix needs --data (see --help)")
 		}
-		if *f.dsn != "" || *f.logKey != "" {
-			return nil, errors.New("--mysql-dsn and --log-key are for --storage mysql; a POSIX log keeps its key in --data")
+		if *f.dsn != "" || *f.logKey != "" || *f.create {
+			return nil, errors.New("--mysql-dsn, --log-key and --create are for --storage mysql; a POSIX log keeps its key in --data, and is created in an empty one")
 		}
 		dd := &dataDir{path: *f.data}
 		if create {
@@ -82,8 +87,8 @@ func openBackend(ctx context.Context, f *storageFlags, create bool) (*backend, e
 			blobs: blobs, indexDir: dd.index(), close: func() {},
 		}, nil
 	case "mysql":
-		if *f.dsn == "" || *f.logKey == "" {
-			return nil, errors.New("--storage mysql needs --mysql-dsn and --log-key (see --help)")
+		if dsn == "" || *f.logKey == "" {
+			return nil, errors.New("--storage mysql needs --mysql-dsn (or $VIGIL_MYSQL_DSN) and --log-key (see --help)")
 		}
 		if *f.data != "" {
 			return nil, errors.New("--data is for --storage posix; a MySQL log keeps everything in its database")
@@ -92,21 +97,24 @@ func openBackend(ctx context.Context, f *storageFlags, create bool) (*backend, e
 		if err != nil {
 			return nil, err
 		}
-		db, err := vlog.OpenMySQL(ctx, *f.dsn)
+		db, err := vlog.OpenMySQL(ctx, dsn)
 		if err != nil {
 			return nil, err
 		}
 		b := &backend{
-			storage: vlog.MySQL{DSN: *f.dsn, DB: db}, signer: signer, verifier: verifier, vkey: vkey,
-			indexDB: db, minInterval: time.Second, close: func() { db.Close() },
+			storage: vlog.MySQL{DSN: dsn, DB: db}, signer: signer, verifier: verifier, vkey: vkey,
+			indexDB: db, close: func() { db.Close() },
 		}
 		exists, err := vlog.Exists(ctx, b.storage)
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
-		if !exists && !create {
+		if !exists && !(create && *f.create) {
 			db.Close()
+			if create {
+				return nil, fmt.Errorf("%s holds no log: start the first frontend of a new log with --create", b.storage)
+			}
 			return nil, fmt.Errorf("%s holds no log", b.storage)
 		}
 		b.created = !exists
@@ -114,7 +122,7 @@ func openBackend(ctx context.Context, f *storageFlags, create bool) (*backend, e
 			db.Close()
 			return nil, err
 		}
-		if b.admission, err = personality.NewSQLAdmission(ctx, db); err != nil {
+		if b.admission, err = personality.NewSQLAdmission(ctx, db, logger); err != nil {
 			db.Close()
 			return nil, err
 		}

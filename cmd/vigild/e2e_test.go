@@ -19,6 +19,7 @@ import (
 	tclient "github.com/transparency-dev/tessera/client"
 	"github.com/vigil-log/vigil/client"
 	"github.com/vigil-log/vigil/cmd/internal/e2e"
+	"github.com/vigil-log/vigil/log/mysqltest"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -344,10 +345,12 @@ func TestDataDir(t *testing.T) {
 		{"no trust roots", nil, []string{"--data", data, "--trust-roots", ""}, "--trust-roots is required"},
 		{"unknown storage", nil, []string{"--storage", "s3", "--data", data}, "want posix or mysql"},
 		{"posix with a DSN", nil, []string{"--data", data, "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "are for --storage mysql"},
-		{"mysql without a DSN", nil, []string{"--storage", "mysql", "--log-key", mysqlKey}, "needs --mysql-dsn and --log-key"},
-		{"mysql without a key", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "needs --mysql-dsn and --log-key"},
+		{"mysql without a DSN", nil, []string{"--storage", "mysql", "--log-key", mysqlKey}, "needs --mysql-dsn (or $VIGIL_MYSQL_DSN) and --log-key"},
+		{"mysql without a key", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "needs --mysql-dsn (or $VIGIL_MYSQL_DSN) and --log-key"},
 		{"mysql with a data directory", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil", "--log-key", mysqlKey, "--data", data}, "--data is for --storage posix"},
 		{"mysql DSN without a database", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/", "--log-key", mysqlKey}, "no database name"},
+		{"mysql database with no log, without --create", nil, []string{"--storage", "mysql", "--mysql-dsn", mysqltest.DSN(t), "--log-key", mysqlKey}, "start the first frontend of a new log with --create"},
+		{"posix with --create", nil, []string{"--data", data, "--create"}, "are for --storage mysql"},
 		{"mysql key without its .pub", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil", "--log-key", noPub}, "log.key.pub"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,8 +14,9 @@
 // the same DSN and --log-key are frontends of one log: each takes
 // submissions, coordinating admission through the database, and answers
 // queries from the shared index, which one of them at a time keeps up to
-// date. The first to start on an empty database creates the log; vigild
-// refuses a database whose checkpoint the key does not verify.
+// date. The first frontend of a new log starts with --create, which creates
+// it in an empty database; without it, vigild refuses a database with no
+// log, and it always refuses one whose checkpoint the key does not verify.
 //
 // On the first start with an empty (or missing) DIR it creates the log: an
 // Ed25519 note key in DIR/log.key (mode 0600) named --origin, its verifier key
@@ -113,8 +114,8 @@ Example, first start (creates the log and DIR/log.vkey):
 
 Example, a frontend of a log in MariaDB (start as many as you like):
   vigil keygen --type log --name example.com/vigil --out log.key
-  vigild --storage mysql --mysql-dsn 'vigil:secret@tcp(db:3306)/vigil' \
-      --log-key log.key --trust-roots trust-roots.json --listen :8080
+  VIGIL_MYSQL_DSN='vigil:secret@tcp(db:3306)/vigil' vigild --storage mysql \
+      --log-key log.key --trust-roots trust-roots.json --listen :8080 [--create, the first time]
 
 Flags:
 `)
@@ -165,13 +166,13 @@ func run(cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.roots, err)
 	}
-	be, err := openBackend(ctx, cfg.storage, true)
+	be, err := openBackend(ctx, cfg.storage, true, logger)
 	if err != nil {
 		return err
 	}
 	defer be.close()
 	if cfg.cpInterval == 0 {
-		cfg.cpInterval = max(250*time.Millisecond, be.minInterval)
+		cfg.cpInterval = max(250*time.Millisecond, vlog.MinCheckpointInterval(be.storage))
 	}
 
 	reg, mux := serve.NewMux()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,10 +32,9 @@ On posix, the index is DIR/index; run it with vigild stopped, as it refuses
 to run beside one. vigild also rebuilds a missing index on its own, in the
 background, when it starts.
 
-On mysql, the index is in the log's database and the frontends may keep
-running: reindex waits for the lease on the index (a running frontend's
-follower lets it go only if that frontend stops), and while it rebuilds,
-query answers are of the entries folded so far.
+On mysql, the index is in the log's database: reindex waits for the lease
+on the index, which a running frontend's follower holds, and which another
+running frontend would take again at once; stop every frontend first.
 
 Flags:
 `)
@@ -57,7 +57,7 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	be, err := openBackend(ctx, storage, false)
+	be, err := openBackend(ctx, storage, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

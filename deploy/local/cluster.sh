@@ -9,8 +9,9 @@
 # then MariaDB.
 #
 # State lives under DATA (default ./data-cluster): DATA/mariadb, the log key
-# (DATA/log.key, DATA/log.key.pub), DATA/witnesses, and each process's log
-# (DATA/*.log). A second start reuses it.
+# (DATA/log.key, DATA/log.key.pub), DATA/witnesses (with each witness's log),
+# and the logs of MariaDB and the frontends (DATA/*.log). A second start
+# reuses it.
 #
 # Environment: BIN (default bin), DATA, FRONTENDS (127.0.0.1:8180
 # 127.0.0.1:8190), WITNESS_PORTS (8181 8182 8183), DB_PORT (3316), ORIGIN,
@@ -49,18 +50,13 @@ stop() {
 trap stop EXIT
 trap 'exit 143' TERM INT
 
-wait_port() {
-	for _ in $(seq 300); do
-		(exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "cluster.sh: nothing listens on $1 after 30s; see $DATA/*.log" >&2
-	exit 1
-}
+. "$(dirname "$0")/witnesses.sh"
 
 user=()
 [ "$(id -u)" -ne 0 ] || user=(--user=root) # mariadbd refuses root otherwise
+create=()
 if [ ! -d "$DATA/mariadb/mysql" ]; then
+	create=(--create) # a new database: its first frontend creates the log
 	mariadb-install-db --no-defaults "${user[@]}" --datadir="$DATA/mariadb" \
 		--auth-root-authentication-method=normal --skip-test-db >"$DATA/mariadb-install.log" 2>&1
 fi
@@ -82,19 +78,8 @@ if [ ! -f "$DATA/log.key" ]; then
 	"$BIN/vigil" keygen --type log --name "$ORIGIN" --out "$DATA/log.key" >/dev/null
 fi
 logvkey=$(cat "$DATA/log.key.pub")
-mkdir -p "$DATA/witnesses"
-printf 'logs/v0\nvkey %s\nqpd 86400\ncontact local cluster\n' "$logvkey" >"$DATA/witnesses/logs.txt"
 policy="log $logvkey http://${FRONTENDS[0]}/"$'\n'
-for i in "${!PORTS[@]}"; do
-	n=$((i + 1))
-	key="$DATA/witnesses/w$n.key"
-	[ -f "$key" ] || "$BIN/vigil" keygen --type witness --name "witness-$n.local" --out "$key" >/dev/null
-	policy+="witness w$n $(cat "$key.pub") http://127.0.0.1:${PORTS[$i]}/"$'\n'
-	"$BIN/vigil-witness" --listen "127.0.0.1:${PORTS[$i]}" --key "$key" --state "$DATA/witnesses/w$n" \
-		--logs "$DATA/witnesses/logs.txt" 2>>"$DATA/witness-$n.log" &
-	pids+=($!)
-	wait_port "127.0.0.1:${PORTS[$i]}"
-done
+start_witnesses "$DATA/witnesses" "$logvkey"
 members=$(printf 'w%s ' $(seq ${#PORTS[@]}))
 quorum=$(((${#PORTS[@]} + 2) / 2))
 policy+="group majority $quorum $members"$'\n'"quorum majority"$'\n'
@@ -103,7 +88,7 @@ echo "cluster: ${#PORTS[@]} witnesses up; the policy ($DATA/witness-policy.txt) 
 
 for i in "${!FRONTENDS[@]}"; do
 	"$BIN/vigild" --storage mysql --mysql-dsn "$dsn" --log-key "$DATA/log.key" --trust-roots "$ROOTS" \
-		--listen "${FRONTENDS[$i]}" --witness-policy "$DATA/witness-policy.txt" --log-format text \
+		--listen "${FRONTENDS[$i]}" --witness-policy "$DATA/witness-policy.txt" --log-format text "${create[@]}" \
 		2>>"$DATA/vigild-$((i + 1)).log" &
 	pids+=($!)
 	wait_port "${FRONTENDS[$i]}"

@@ -26,7 +26,7 @@ cleanup() {
 		kill "$clusterpid" 2>/dev/null || true
 		wait "$clusterpid" 2>/dev/null || true
 	fi
-	if [ "$rc" -ne 0 ]; then tail -n 20 "$work"/cluster/*.log "$work/cluster.txt" >&2 2>/dev/null || true; fi
+	if [ "$rc" -ne 0 ]; then tail -n 20 "$work"/cluster/*.log "$work"/cluster/witnesses/*.log "$work/cluster.txt" >&2 2>/dev/null || true; fi
 	if [ -n "${KEEP:-}" ]; then echo "demo-cluster: kept $work"; else rm -rf "$work"; fi
 	exit "$rc"
 }

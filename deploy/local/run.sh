@@ -27,24 +27,11 @@ if [ ! -f "$DATA/log.key" ]; then
 	mv "$DATA/log.key.pub" "$DATA/log.vkey"
 fi
 logvkey=$(cat "$DATA/log.vkey")
-mkdir -p "$DATA/witnesses"
-printf 'logs/v0\nvkey %s\nqpd 86400\ncontact local development\n' "$logvkey" >"$DATA/witnesses/logs.txt"
+. "$(dirname "$0")/witnesses.sh"
 policy="log $logvkey http://$LISTEN/"$'\n'
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT
-for i in "${!PORTS[@]}"; do
-	n=$((i + 1))
-	key="$DATA/witnesses/w$n.key"
-	[ -f "$key" ] || "$BIN/vigil" keygen --type witness --name "witness-$n.local" --out "$key" >/dev/null
-	policy+="witness w$n $(cat "$key.pub") http://127.0.0.1:${PORTS[$i]}/"$'\n'
-	"$BIN/vigil-witness" --listen "127.0.0.1:${PORTS[$i]}" --key "$key" --state "$DATA/witnesses/w$n" \
-		--logs "$DATA/witnesses/logs.txt" 2>>"$DATA/witnesses/w$n.log" &
-	pids+=($!)
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/127.0.0.1/${PORTS[$i]}") 2>/dev/null && break
-		sleep 0.1
-	done
-done
+start_witnesses "$DATA/witnesses" "$logvkey"
 members=$(printf 'w%s ' $(seq ${#PORTS[@]}))
 policy+="group all-witnesses all $members"$'\n'"quorum all-witnesses"$'\n'
 printf '%s' "$policy" >"$DATA/witness-policy.txt"

@@ -8,7 +8,7 @@
 //
 //	func TestMain(m *testing.M) { mysqltest.Main(m) }
 //
-// VIGIL_MYSQL_DSN, if set, names an existing server to use instead (a DSN
+// VIGIL_TEST_MYSQL_SERVER, if set, names an existing server to use instead (a DSN
 // for github.com/go-sql-driver/mysql, without a database name, whose user
 // may create and drop databases). Where neither that nor the MariaDB binaries
 // are found, tests that need the server skip, except under CI (CI=true),
@@ -68,7 +68,7 @@ func DSN(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("MariaDB: %v; CI must run the MySQL tests", server.err)
 		}
-		t.Skipf("MariaDB: %v (install mariadb-server, as make test does, or set VIGIL_MYSQL_DSN)", server.err)
+		t.Skipf("MariaDB: %v (install mariadb-server, as make test does, or set VIGIL_TEST_MYSQL_SERVER)", server.err)
 	}
 	root, err := sql.Open("mysql", server.dsn)
 	if err != nil {
@@ -102,7 +102,7 @@ func DSN(t testing.TB) string {
 // start runs mariadbd on a new data directory and a free loopback port, and
 // returns a DSN for its passwordless root@127.0.0.1.
 func start() (dsn string, stop func(), err error) {
-	if dsn := os.Getenv("VIGIL_MYSQL_DSN"); dsn != "" {
+	if dsn := os.Getenv("VIGIL_TEST_MYSQL_SERVER"); dsn != "" {
 		return dsn, nil, nil
 	}
 	mariadbd, err := exec.LookPath("mariadbd")

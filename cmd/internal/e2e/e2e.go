@@ -155,13 +155,14 @@ func StartVigildOn(t testing.TB, backend, data, roots string, extra ...string) *
 }
 
 // StartFrontend starts a vigild frontend of the MySQL log in dsn, with the
-// log key in data (made if missing, as StartVigildOn).
+// log key in data (made if missing, as StartVigildOn), creating the log if
+// the database holds none (--create).
 func StartFrontend(t testing.TB, dsn, data, roots string, extra ...string) *Server {
 	t.Helper()
 	LogKey(t, data)
 	addr := FreeAddr(t)
 	return startServer(t, "vigild", "http://"+addr, data,
-		append([]string{"--storage", "mysql", "--mysql-dsn", dsn, "--log-key", filepath.Join(data, "log.key"),
+		append([]string{"--storage", "mysql", "--mysql-dsn", dsn, "--log-key", filepath.Join(data, "log.key"), "--create",
 			"--trust-roots", roots, "--listen", addr}, extra...))
 }
 
