@@ -112,11 +112,15 @@ func newSharedFollower(ctx context.Context, cfg FollowerConfig) (*Follower, erro
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	l := &lease{db: cfg.DB}
+	l, err := newLease(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
 	store, err := newSQLStore(ctx, cfg.DB, l)
 	if err != nil {
 		return nil, err
 	}
+	idx.guard = l.guard
 	f := &Follower{cfg: cfg, index: idx, unlock: l.release, store: store, lease: l}
 	if cfg.Rebuild {
 		for {

@@ -100,6 +100,9 @@ type Index struct {
 	d     *dialect
 	ownDB bool    // Open opened db, and Close closes it
 	w     *writer // open from the first Add after a Commit until the next
+	// guard, if set, runs first in every write transaction and fails it
+	// if this process may no longer write (a shared index's lease).
+	guard func(ctx context.Context, tx *sql.Tx) error
 }
 
 // writer is a write transaction and the statements prepared in it: the
@@ -274,6 +277,14 @@ func (x *Index) Size(ctx context.Context) (uint64, error) {
 }
 
 // begin returns the open write transaction, starting one if there is none.
+// guarded runs the guard, if any, in a write transaction.
+func (x *Index) guarded(ctx context.Context, tx *sql.Tx) error {
+	if x.guard == nil {
+		return nil
+	}
+	return x.guard(ctx, tx)
+}
+
 func (x *Index) begin(ctx context.Context) (*writer, error) {
 	if x.w == nil {
 		// The transaction outlives the call: database/sql would roll it
@@ -282,6 +293,10 @@ func (x *Index) begin(ctx context.Context) (*writer, error) {
 		tx, err := x.db.BeginTx(context.WithoutCancel(ctx), nil)
 		if err != nil {
 			return nil, fmt.Errorf("starting a write: %w", err)
+		}
+		if err := x.guarded(ctx, tx); err != nil {
+			tx.Rollback()
+			return nil, err
 		}
 		x.w = &writer{tx: tx, d: x.d, stmts: map[string]*sql.Stmt{}}
 	}
@@ -434,6 +449,9 @@ func (x *Index) Truncate(ctx context.Context, size uint64) error {
 		return fmt.Errorf("starting a write: %w", err)
 	}
 	defer tx.Rollback()
+	if err := x.guarded(ctx, tx); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`DELETE FROM idx_anomalies WHERE idx >= ?`,
 		`DELETE FROM idx_devices WHERE enrollment >= ?`,
@@ -476,6 +494,9 @@ var relatest = func() string {
 // caller), so that CheckpointCovering can later name the first one known to
 // include an entry. It is kept apart from the facts: Truncate keeps it,
 // since a checkpoint stays true of the log whatever the index holds.
+//
+// It is not guarded: a checkpoint the log published is true whoever records
+// it, and recording it twice keeps the first.
 func (x *Index) RecordCheckpoint(ctx context.Context, size uint64, raw []byte) error {
 	if _, err := x.db.ExecContext(ctx, `INSERT INTO idx_checkpoints (size, raw) VALUES (?, ?)`+x.d.keep("size"), size, raw); err != nil {
 		return fmt.Errorf("recording checkpoint %d: %w", size, err)

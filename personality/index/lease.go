@@ -17,10 +17,47 @@ var ErrStandby = errors.New("index: another process follows the log into the sha
 // frees it when that connection ends, so a crashed frontend's lease passes
 // to another within a follower's interval; named locks are server-wide, so
 // the name is derived from the database's.
+//
+// The writes themselves go through other connections, which would go on
+// after the lease's connection was cut. So each holder takes a new
+// generation, in vigil_index_lease, and every write transaction checks it
+// (guard), holding the row shared until it commits: a new holder's
+// generation waits for the old holder's open write, and the old holder's
+// next write fails.
 type lease struct {
 	db   *sql.DB
 	mu   sync.Mutex
 	conn *sql.Conn // nil while not held
+	gen  int64     // the generation taken with the lock
+}
+
+// newLease creates the lease's generation table if it is missing.
+func newLease(ctx context.Context, db *sql.DB) (*lease, error) {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS vigil_index_lease (
+		id INT NOT NULL PRIMARY KEY,
+		generation BIGINT NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("index: creating vigil_index_lease: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT IGNORE INTO vigil_index_lease (id, generation) VALUES (0, 0)`); err != nil {
+		return nil, fmt.Errorf("index: filling vigil_index_lease: %w", err)
+	}
+	return &lease{db: db}, nil
+}
+
+// guard fails a write transaction, with ErrStandby, unless this process
+// still holds the generation it took with the lease.
+func (l *lease) guard(ctx context.Context, tx *sql.Tx) error {
+	l.mu.Lock()
+	gen := l.gen
+	l.mu.Unlock()
+	var now int64
+	if err := tx.QueryRowContext(ctx, "SELECT generation FROM vigil_index_lease WHERE id = 0 LOCK IN SHARE MODE").Scan(&now); err != nil {
+		return fmt.Errorf("index: checking the lease: %w", err)
+	}
+	if now != gen {
+		return ErrStandby
+	}
+	return nil
 }
 
 // leaseName is the named lock of the current database: at most 64
@@ -56,6 +93,15 @@ func (l *lease) hold(ctx context.Context) (bool, error) {
 	if !got.Valid || got.Int64 != 1 {
 		conn.Close()
 		return false, nil
+	}
+	// A new generation; it waits for a write the last holder still has open.
+	if _, err := conn.ExecContext(ctx, "UPDATE vigil_index_lease SET generation = generation + 1 WHERE id = 0"); err != nil {
+		conn.Close()
+		return false, fmt.Errorf("index: taking the lease: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT generation FROM vigil_index_lease WHERE id = 0").Scan(&l.gen); err != nil {
+		conn.Close()
+		return false, fmt.Errorf("index: taking the lease: %w", err)
 	}
 	l.conn = conn
 	return true, nil
@@ -131,13 +177,16 @@ func (s *sqlStore) Read(ctx context.Context, name string) ([]byte, error) {
 	return doc, nil
 }
 
-// Write replaces a document in one transaction.
+// Write replaces a document in one transaction, under the lease.
 func (s *sqlStore) Write(ctx context.Context, name string, b []byte) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if err := s.lease.guard(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM vigil_audit_state WHERE name = ?", name); err != nil {
 		return err
 	}
@@ -150,15 +199,30 @@ func (s *sqlStore) Write(ctx context.Context, name string, b []byte) error {
 	return tx.Commit()
 }
 
+// Remove removes a document, under the lease.
 func (s *sqlStore) Remove(ctx context.Context, name string) error {
-	_, err := s.db.ExecContext(ctx, "DELETE FROM vigil_audit_state WHERE name = ?", name)
-	return err
+	return s.exec(ctx, "DELETE FROM vigil_audit_state WHERE name = ?", name)
 }
 
-// clear removes every document, for a rebuild.
+// clear removes every document, for a rebuild, under the lease.
 func (s *sqlStore) clear(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, "DELETE FROM vigil_audit_state")
-	return err
+	return s.exec(ctx, "DELETE FROM vigil_audit_state")
+}
+
+// exec runs one statement in a transaction under the lease.
+func (s *sqlStore) exec(ctx context.Context, q string, args ...any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := s.lease.guard(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func (s *sqlStore) String() string { return "the audit state in the log's database" }

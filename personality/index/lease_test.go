@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/vigil-log/vigil/log/mysqltest"
 )
@@ -25,7 +26,14 @@ func TestLeaseAndStore(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	}
-	a, b := &lease{db: open()}, &lease{db: open()}
+	newL := func() *lease {
+		l, err := newLease(ctx, open())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a, b := newL(), newL()
 	mustHold := func(l *lease, want bool) {
 		t.Helper()
 		got, err := l.hold(ctx)
@@ -49,7 +57,7 @@ func TestLeaseAndStore(t *testing.T) {
 	if _, err := open().ExecContext(ctx, "KILL CONNECTION ?", id); err != nil {
 		t.Fatal(err)
 	}
-	mustHold(a, true)
+	eventuallyHold(t, a)
 	mustHold(b, false)
 
 	sa, err := newSQLStore(ctx, a.db, a)
@@ -84,5 +92,51 @@ func TestLeaseAndStore(t *testing.T) {
 	}
 	if _, err := sb.Lock(ctx); !errors.Is(err, ErrStandby) {
 		t.Errorf("Lock without the lease = %v, want ErrStandby", err)
+	}
+
+	// a's lease connection is cut while a goes on writing through its
+	// other connections: once b holds the lease, a's writes fail, in the
+	// store and in the index, though a never asked again.
+	x, err := OpenMySQL(ctx, a.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.guard = a.guard
+	if err := x.Truncate(ctx, 0); err != nil {
+		t.Fatalf("a write under the lease: %v", err)
+	}
+	if err := a.conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open().ExecContext(ctx, "KILL CONNECTION ?", id); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyHold(t, b)
+	if err := sa.Write(ctx, "audit.json", []byte("{}")); !errors.Is(err, ErrStandby) {
+		t.Errorf("a's store write after b took the lease = %v, want ErrStandby", err)
+	}
+	if err := x.Truncate(ctx, 0); !errors.Is(err, ErrStandby) {
+		t.Errorf("a's index write after b took the lease = %v, want ErrStandby", err)
+	}
+	if err := x.Commit(ctx, 0); err != nil && !errors.Is(err, ErrStandby) {
+		t.Errorf("a's index commit after b took the lease = %v", err)
+	}
+}
+
+// eventuallyHold waits for l to take the lease: a killed connection's
+// named locks go when the server has ended its thread, not at once.
+func eventuallyHold(t *testing.T, l *lease) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ok, err := l.hold(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lease never passed on after its holder's connection was killed")
+		}
 	}
 }
