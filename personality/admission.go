@@ -68,6 +68,10 @@ type readGroup struct {
 	members sync.WaitGroup
 }
 
+// admissionLayout names how lock names map onto vigil_admission's rows: 1
+// is FNV-1a over 1024 stripes (locks.go). Change it with the mapping.
+const admissionLayout = 1
+
 // groupWindow is how long a read group gathers members before it locks.
 const groupWindow = 2 * time.Millisecond
 
@@ -90,6 +94,18 @@ func NewSQLAdmission(ctx context.Context, db *sql.DB, logger *slog.Logger) (*SQL
 	}
 	if _, err := db.ExecContext(ctx, rows.String()); err != nil {
 		return nil, fmt.Errorf("admission: filling vigil_admission: %w", err)
+	}
+	// Frontends that mapped names onto rows differently would not exclude
+	// each other: row -1 records the mapping, and another is refused.
+	if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO vigil_admission (id, last_size) VALUES (-1, ?)", admissionLayout); err != nil {
+		return nil, fmt.Errorf("admission: filling vigil_admission: %w", err)
+	}
+	var layout uint64
+	if err := db.QueryRowContext(ctx, "SELECT last_size FROM vigil_admission WHERE id = -1").Scan(&layout); err != nil {
+		return nil, fmt.Errorf("admission: reading vigil_admission's layout: %w", err)
+	}
+	if layout != admissionLayout {
+		return nil, fmt.Errorf("admission: vigil_admission is laid out as %d by another vigil version, this one uses %d: stop every frontend of the log and start them all on one version", layout, admissionLayout)
 	}
 	return &SQLAdmission{db: db, logger: logger}, nil
 }

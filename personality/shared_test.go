@@ -173,15 +173,24 @@ func TestSharedAdmission(t *testing.T) {
 	}
 	rev := s.revoke(client.RevocationTarget{Type: client.TargetDeviceKey, ID: d.key.Public().ID()}, s.acme)
 	var accepted, refused atomic.Int64
+	// The attestations go out 2 ms apart through one frontend, and the
+	// revocation through the other once a quarter are in, while more are
+	// in flight.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for deadline := time.Now().Add(20 * time.Second); accepted.Load() < int64(len(atts)/4) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if st, ae, _ := s.postTo(1, rev); st != http.StatusAccepted {
+			t.Errorf("revocation = %d %v", st, ae)
+		}
+	}()
 	for i, a := range atts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if i == len(atts)/2 {
-				if st, ae, _ := s.postTo(1, rev); st != http.StatusAccepted {
-					t.Errorf("revocation = %d %v", st, ae)
-				}
-			}
+			time.Sleep(time.Duration(i) * 2 * time.Millisecond)
 			switch st, ae, _ := s.postTo(0, a); {
 			case st == http.StatusAccepted:
 				accepted.Add(1)
@@ -205,4 +214,20 @@ func TestSharedAdmission(t *testing.T) {
 func (s *sharedFixture) postTo(i int, body []byte) (int, apiError, []byte) {
 	srv := s.frontends[i%len(s.frontends)]
 	return postURL(s.t, srv.URL, body, "?wait=false")
+}
+
+// TestAdmissionLayout: a frontend whose lock names map onto other rows
+// than the running ones' is refused, since it would not exclude them.
+func TestAdmissionLayout(t *testing.T) {
+	ctx := context.Background()
+	db := logtest.MySQL(t).(vlog.MySQL).DB
+	if _, err := NewSQLAdmission(ctx, db, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE vigil_admission SET last_size = 99 WHERE id = -1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSQLAdmission(ctx, db, nil); err == nil || !strings.Contains(err.Error(), "another vigil version") {
+		t.Errorf("NewSQLAdmission over another layout = %v, want a refusal", err)
+	}
 }

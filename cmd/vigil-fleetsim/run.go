@@ -37,6 +37,9 @@ type sim struct {
 	noWait bool
 
 	submitted, duplicates, skipped atomic.Int64
+	// serverErrors counts the log's failures that were retried: 5xx answers
+	// other than pushback, and failed requests. A healthy run has none.
+	serverErrors atomic.Int64
 	byKind                         sync.Map // kind name -> *atomic.Int64
 	// phase names what a scenario is doing, for the progress line.
 	phase atomic.Pointer[string]
@@ -213,8 +216,8 @@ func (s *sim) run(ctx context.Context, nDevices, nAtt, conc int) error {
 	}
 	el := time.Since(start)
 	n := s.submitted.Load()
-	fmt.Printf("fleetsim: %d entries submitted (%d enrollments, %d sboms, %d attestations; %d duplicates), %d already had receipts, in %.1fs: %.0f entries/s\n",
-		n, s.kind("enrollment"), s.kind("sbom"), s.kind("attestation"), s.duplicates.Load(), s.skipped.Load(), el.Seconds(), float64(n)/el.Seconds())
+	fmt.Printf("fleetsim: %d entries submitted (%d enrollments, %d sboms, %d attestations; %d duplicates), %d already had receipts, in %.1fs: %.0f entries/s; %d server errors retried\n",
+		n, s.kind("enrollment"), s.kind("sbom"), s.kind("attestation"), s.duplicates.Load(), s.skipped.Load(), el.Seconds(), float64(n)/el.Seconds(), s.serverErrors.Load())
 	return nil
 }
 
@@ -493,8 +496,10 @@ func (s *sim) submitWithRetry(ctx context.Context, env []byte) (*client.Submissi
 			return &client.Submission{Index: sub.Index, Duplicate: sub.Duplicate, Bundle: b, Raw: raw}, nil
 		case errors.As(err, &ae) && ae.Status < 500:
 			return nil, err // refused: retrying the same bytes cannot help
-		case errors.As(err, &ae) && ae.RetryAfter > 0:
-			backoff = ae.RetryAfter
+		case errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable && ae.RetryAfter > 0:
+			backoff = ae.RetryAfter // pushback: the log asks for patience
+		default:
+			s.serverErrors.Add(1)
 		}
 		if attempt == 20 {
 			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt+1, err)
@@ -513,6 +518,9 @@ func (s *sim) awaitBundle(ctx context.Context, index uint64) (*client.Bundle, er
 		b, err := s.lc().Entry(ctx, index)
 		if err == nil {
 			return b, nil
+		}
+		if ae := (*client.APIError)(nil); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+			s.serverErrors.Add(1) // not "no checkpoint covers it yet"
 		}
 		select {
 		case <-ctx.Done():

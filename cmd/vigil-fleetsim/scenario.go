@@ -106,9 +106,9 @@ Flags:
 	}
 	el := time.Since(began)
 	k := truth.Counts.ByKind
-	fmt.Printf("fleetsim scenario: %d entries (%d sboms, %d enrollments, %d attestations, %d revocation, %d field action) in %.1fs: %.0f entries/s; truth in %s\n",
+	fmt.Printf("fleetsim scenario: %d entries (%d sboms, %d enrollments, %d attestations, %d revocation, %d field action) in %.1fs: %.0f entries/s; %d server errors retried; truth in %s\n",
 		truth.Counts.Entries, k["sbom"], k["enrollment"], k["attestation"], k["revocation"], k["field-action"],
-		el.Seconds(), float64(truth.Counts.Entries)/el.Seconds(), truthPath)
+		el.Seconds(), float64(truth.Counts.Entries)/el.Seconds(), s.serverErrors.Load(), truthPath)
 	return nil
 }
 

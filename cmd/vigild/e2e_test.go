@@ -57,8 +57,8 @@ func fleetEndToEnd(t *testing.T, backend string) {
 		t.Fatalf("fleetsim run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	t.Log(strings.TrimSpace(stdout))
-	if !strings.Contains(stdout, "1208 entries submitted (200 enrollments, 8 sboms, 1000 attestations; 0 duplicates)") {
-		t.Errorf("fleetsim's last line = %q, want 1208 entries", stdout)
+	if !strings.Contains(stdout, "1208 entries submitted (200 enrollments, 8 sboms, 1000 attestations; 0 duplicates)") || !strings.Contains(stdout, "; 0 server errors retried") {
+		t.Errorf("fleetsim's last line = %q, want 1208 entries and no server errors", stdout)
 	}
 	receipts, _ := filepath.Glob(filepath.Join(fleet, "receipts", "*.json"))
 	if len(receipts) != 1208 {
