@@ -40,7 +40,7 @@ type sim struct {
 	// serverErrors counts the log's failures that were retried: 5xx answers
 	// other than pushback, and failed requests. A healthy run has none.
 	serverErrors atomic.Int64
-	byKind                         sync.Map // kind name -> *atomic.Int64
+	byKind       sync.Map // kind name -> *atomic.Int64
 	// phase names what a scenario is doing, for the progress line.
 	phase atomic.Pointer[string]
 }
