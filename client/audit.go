@@ -411,8 +411,9 @@ func Audit(ctx context.Context, cfg AuditConfig, cp *flog.Checkpoint) (*AuditRep
 // AuditStore keeps an audit's state: a few named documents, each replaced
 // whole. Audit keeps them in a directory unless AuditConfig.Store is set.
 type AuditStore interface {
-	// Lock waits until no other audit holds the store, and holds it until
-	// unlock is called.
+	// Lock holds the store for one audit until unlock is called. A store
+	// another audit holds makes it wait (a directory) or fail (a shared
+	// index's store fails for a process that does not hold its lease).
 	Lock(ctx context.Context) (unlock func(), err error)
 	// Read returns the named document, or nil if there is none.
 	Read(ctx context.Context, name string) ([]byte, error)
