@@ -25,12 +25,12 @@ import (
 //	go test ./personality/index -run '^$' -bench . -benchtime 20x -count 5 \
 //	    -args -index.devices 50000 -index.attestations 19
 //
-// and -index.backend sqlite,mysql sets the two side by side (the MySQL
-// backend on the MariaDB server of log/mysqltest).
+// on SQLite and MySQL side by side (the MySQL backend on the MariaDB
+// server of log/mysqltest); -index.backend sqlite runs one.
 var (
 	benchDevices      = flag.Int("index.devices", 5000, "devices in the benchmark fleet")
 	benchAttestations = flag.Int("index.attestations", 19, "attestations per device in the benchmark fleet")
-	benchBackends     = flag.String("index.backend", "sqlite", "comma-separated backends the benchmarks run on: sqlite, mysql")
+	benchBackends     = flag.String("index.backend", "sqlite,mysql", "comma-separated backends the benchmarks run on: sqlite, mysql")
 )
 
 // unsigned wraps a statement in an envelope with a placeholder signature:
