@@ -18,7 +18,7 @@
 // it in an empty database; without it, vigild refuses a database with no
 // log, and it always refuses one whose checkpoint the key does not verify.
 //
-// On the first start with an empty (or missing) DIR it creates the log: an
+// On posix, the first start with an empty (or missing) DIR creates the log: an
 // Ed25519 note key in DIR/log.key (mode 0600) named --origin, its verifier key
 // in DIR/log.vkey, and an empty tree. Later starts open that log, refuse a
 // key readable by others, and never make a new log over an existing
