@@ -484,9 +484,8 @@ func TestDemoCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: end-to-end")
 	}
-	if _, err := os.Stat("/usr/sbin/mariadbd"); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("mariadb-server is not installed (make test installs it)")
-	}
+	// No skip without MariaDB: make test installs it, and cluster.sh
+	// fails naming the package to install.
 	port := func() string { _, p, _ := net.SplitHostPort(e2e.FreeAddr(t)); return p }
 	cmd := exec.Command("bash", e2e.ModuleFile(t, "deploy/local/demo-cluster.sh"))
 	cmd.Dir = filepath.Dir(e2e.ModuleFile(t, "go.mod"))

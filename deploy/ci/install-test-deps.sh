@@ -6,8 +6,8 @@
 #   - mariadb-server, whose binaries the MySQL backend's tests start on a
 #     throwaway data directory on loopback (log/mysqltest). The package does
 #     not start a service of its own here.
-# Under CI (CI=true) the tests that need them fail if they are missing;
-# elsewhere they skip.
+# The MySQL tests fail if MariaDB is missing. The report test fails under CI
+# (CI=true) if chromium is missing, and skips elsewhere.
 #
 # Needs root, or sudo, to install. Where everything is present, or apt-get is
 # not (not Debian), it does nothing.
@@ -20,7 +20,7 @@ if [ -z "$missing" ]; then
 	exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-	echo "install-test-deps: no apt-get; install$missing yourself, or the tests that need them skip (and fail under CI)" >&2
+	echo "install-test-deps: no apt-get; install$missing yourself, or the tests that need them fail (the report test skips outside CI)" >&2
 	exit 0
 fi
 SUDO=
