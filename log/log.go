@@ -336,7 +336,7 @@ func (l *Log) Lookup(ctx context.Context, leaf []byte) (uint64, bool, error) {
 	if found || err != nil {
 		return idx, found, err
 	}
-	if _, shared := l.cfg.Storage.(MySQL); !shared {
+	if !l.cfg.Storage.shared() {
 		return 0, false, nil
 	}
 	if err := l.awaitAntispam(ctx); err != nil {

@@ -2,7 +2,6 @@ package log_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/log/logtest"
 	"github.com/vigil-log/vigil/log/mysqltest"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -50,30 +48,11 @@ func onBackends(t *testing.T, test func(t *testing.T, st logtest.Backend)) {
 	}
 }
 
-// newKey returns a new note signer key of the given origin, its signer and
-// its verifier.
-func newKey(t *testing.T, origin string) (string, note.Signer, note.Verifier) {
-	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return skey, s, v
-}
-
 func TestSequenceProveLookup(t *testing.T) { onBackends(t, testSequenceProveLookup) }
 
 func testSequenceProveLookup(t *testing.T, backend logtest.Backend) {
 	ctx := context.Background()
-	skey, _, _ := newKey(t, logtest.Origin)
+	skey, _, _ := logtest.NewKey(t, logtest.Origin)
 	l, v := logtest.NewOn(t, backend(t), skey)
 	var leaves [][]byte
 	for i := range 300 { // more than one entry bundle (256)
@@ -156,7 +135,7 @@ func TestCreateOpen(t *testing.T) { onBackends(t, testCreateOpen) }
 
 func testCreateOpen(t *testing.T, backend logtest.Backend) {
 	ctx := context.Background()
-	_, s, v := newKey(t, "o.example/log")
+	_, s, v := logtest.NewKey(t, "o.example/log")
 	opts := tessera.NewAppendOptions().WithCheckpointInterval(time.Second)
 	st := backend(t)
 	if p, ok := st.(vlog.POSIX); ok {
@@ -194,7 +173,7 @@ func testCreateOpen(t *testing.T, backend logtest.Backend) {
 	}
 	// The same storage under another key of the same origin is another
 	// log's: refused before anything is signed.
-	_, s2, v2 := newKey(t, "o.example/log")
+	_, s2, v2 := logtest.NewKey(t, "o.example/log")
 	if _, err := vlog.Open(ctx, vlog.Config{Storage: cfg.Storage, Signer: s2, Verifier: v2, Options: opts}); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("Open under another key = %v, want a refusal", err)
 	}
@@ -209,7 +188,7 @@ func testCreateOpen(t *testing.T, backend logtest.Backend) {
 
 func TestCreatePOSIX(t *testing.T) {
 	ctx := context.Background()
-	_, s, v := newKey(t, "o.example/log")
+	_, s, v := logtest.NewKey(t, "o.example/log")
 	other := t.TempDir()
 	if err := os.MkdirAll(other, 0o755); err != nil {
 		t.Fatal(err)
@@ -223,7 +202,7 @@ func TestCreatePOSIX(t *testing.T) {
 // TestMySQLCheckpointFloor: Tessera's MySQL driver publishes at most once
 // a second; a shorter interval is refused with the reason.
 func TestMySQLCheckpointFloor(t *testing.T) {
-	_, s, v := newKey(t, "o.example/log")
+	_, s, v := logtest.NewKey(t, "o.example/log")
 	_, err := vlog.Create(context.Background(), vlog.Config{Storage: logtest.MySQL(t), Signer: s, Verifier: v,
 		Options: tessera.NewAppendOptions().WithCheckpointInterval(250 * time.Millisecond)})
 	if err == nil || !strings.Contains(err.Error(), "below the 1s") {
@@ -323,7 +302,7 @@ func TestMySQLSchema(t *testing.T) {
 		return got
 	}
 	ours := logtest.MySQL(t).(vlog.MySQL)
-	_, s, v := newKey(t, "o.example/log")
+	_, s, v := logtest.NewKey(t, "o.example/log")
 	l, err := vlog.Create(ctx, vlog.Config{Storage: ours, Signer: s, Verifier: v, Options: tessera.NewAppendOptions().WithCheckpointInterval(time.Second)})
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,8 @@ type Storage interface {
 	// minCheckpointInterval is the shortest checkpoint interval the driver
 	// accepts.
 	minCheckpointInterval() time.Duration
+	// shared reports whether other processes may append to the log too.
+	shared() bool
 	// String names the storage in logs and errors, without secrets.
 	String() string
 }
@@ -115,6 +117,8 @@ func (s POSIX) checkpoint(context.Context) ([]byte, error) {
 func (s POSIX) tiles(context.Context) (*client.Tiles, error) { return client.DirTiles(s.Dir), nil }
 
 func (POSIX) minCheckpointInterval() time.Duration { return 0 }
+
+func (POSIX) shared() bool { return false }
 
 func (s POSIX) String() string { return "posix:" + s.Dir }
 
@@ -252,6 +256,9 @@ func (s MySQL) tiles(ctx context.Context) (*client.Tiles, error) {
 	}
 	return &client.Tiles{Checkpoint: r.ReadCheckpoint, Tile: r.ReadTile, EntryBundle: r.ReadEntryBundle}, nil
 }
+
+// shared: any number of frontends append to one database.
+func (MySQL) shared() bool { return true }
 
 // minCheckpointInterval is the MySQL driver's floor.
 func (MySQL) minCheckpointInterval() time.Duration { return time.Second }

@@ -2,7 +2,6 @@ package personality
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/log/logtest"
 	"github.com/vigil-log/vigil/log/mysqltest"
-	"golang.org/x/mod/sumdb/note"
 )
 
 func TestMain(m *testing.M) { mysqltest.Main(m) }
@@ -34,10 +32,7 @@ type sharedFixture struct {
 func newSharedFixture(t *testing.T, frontends int) *sharedFixture {
 	t.Helper()
 	f := newFixture(t) // the manufacturers, keys and helpers; its POSIX log is unused
-	skey, _, err := note.GenerateKey(rand.Reader, logtest.Origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	skey, _, _ := logtest.NewKey(t, logtest.Origin)
 	first := logtest.MySQL(t).(vlog.MySQL)
 	s := &sharedFixture{fixture: f}
 	ctx := context.Background()

@@ -35,6 +35,25 @@ func New(t testing.TB) (*vlog.Log, note.Verifier) {
 	return NewWithKey(t, skey)
 }
 
+// NewKey returns a new note signer key of the given origin, its signer and
+// its verifier.
+func NewKey(t testing.TB, origin string) (string, note.Signer, note.Verifier) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skey, s, v
+}
+
 // NewWithKey is New with the given note signer key: two logs made with one
 // key are two histories signed by the same log, as a log that shows
 // different views to different clients would make.

@@ -179,24 +179,18 @@ func (s *sqlStore) Read(ctx context.Context, name string) ([]byte, error) {
 
 // Write replaces a document in one transaction, under the lease.
 func (s *sqlStore) Write(ctx context.Context, name string, b []byte) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := s.lease.guard(ctx, tx); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM vigil_audit_state WHERE name = ?", name); err != nil {
-		return err
-	}
-	for part := 0; part == 0 || part*storePart < len(b); part++ {
-		chunk := b[part*storePart : min(len(b), (part+1)*storePart)]
-		if _, err := tx.ExecContext(ctx, "INSERT INTO vigil_audit_state (name, part, data) VALUES (?, ?, ?)", name, part, chunk); err != nil {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM vigil_audit_state WHERE name = ?", name); err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		for part := 0; part == 0 || part*storePart < len(b); part++ {
+			chunk := b[part*storePart : min(len(b), (part+1)*storePart)]
+			if _, err := tx.ExecContext(ctx, "INSERT INTO vigil_audit_state (name, part, data) VALUES (?, ?, ?)", name, part, chunk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Remove removes a document, under the lease.
@@ -211,6 +205,14 @@ func (s *sqlStore) clear(ctx context.Context) error {
 
 // exec runs one statement in a transaction under the lease.
 func (s *sqlStore) exec(ctx context.Context, q string, args ...any) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+}
+
+// inTx runs fn in a transaction that the lease guards, and commits it.
+func (s *sqlStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -219,7 +221,7 @@ func (s *sqlStore) exec(ctx context.Context, q string, args ...any) error {
 	if err := s.lease.guard(ctx, tx); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit()
