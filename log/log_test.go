@@ -21,7 +21,6 @@ import (
 	"github.com/transparency-dev/tessera"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/log/logtest"
-	"github.com/vigil-log/vigil/log/mysqltest"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -39,7 +38,7 @@ func mustCheckpointCovering(t *testing.T, l *vlog.Log, size uint64) []byte {
 	return r.Checkpoint
 }
 
-func TestMain(m *testing.M) { mysqltest.Main(m) }
+func TestMain(m *testing.M) { logtest.Main(m) }
 
 // onBackends runs a test on each storage backend.
 func onBackends(t *testing.T, test func(t *testing.T, st logtest.Backend)) {
@@ -48,7 +47,13 @@ func onBackends(t *testing.T, test func(t *testing.T, st logtest.Backend)) {
 	}
 }
 
-func TestSequenceProveLookup(t *testing.T) { onBackends(t, testSequenceProveLookup) }
+func TestSequenceProveLookup(t *testing.T) {
+	onBackends(t, testSequenceProveLookup)
+	// spannertest hosts one start of one frontend (package gcptest): the
+	// in-process half of the GCP suite, which runs where the emulator is
+	// missing too.
+	t.Run("gcp-inprocess", func(t *testing.T) { testSequenceProveLookup(t, logtest.GCPInProcess) })
+}
 
 func testSequenceProveLookup(t *testing.T, backend logtest.Backend) {
 	ctx := context.Background()
@@ -136,8 +141,8 @@ func TestCreateOpen(t *testing.T) { onBackends(t, testCreateOpen) }
 func testCreateOpen(t *testing.T, backend logtest.Backend) {
 	ctx := context.Background()
 	_, s, v := logtest.NewKey(t, "o.example/log")
-	opts := tessera.NewAppendOptions().WithCheckpointInterval(time.Second)
 	st := backend(t)
+	opts := tessera.NewAppendOptions().WithCheckpointInterval(max(time.Second, vlog.MinCheckpointInterval(st)))
 	if p, ok := st.(vlog.POSIX); ok {
 		// Tessera's badger antispam lets its directory go only after the
 		// log has closed, so this test, reopening at once, does without.
@@ -199,14 +204,20 @@ func TestCreatePOSIX(t *testing.T) {
 	}
 }
 
-// TestMySQLCheckpointFloor: Tessera's MySQL driver publishes at most once
-// a second; a shorter interval is refused with the reason.
-func TestMySQLCheckpointFloor(t *testing.T) {
-	_, s, v := logtest.NewKey(t, "o.example/log")
-	_, err := vlog.Create(context.Background(), vlog.Config{Storage: logtest.MySQL(t), Signer: s, Verifier: v,
-		Options: tessera.NewAppendOptions().WithCheckpointInterval(250 * time.Millisecond)})
-	if err == nil || !strings.Contains(err.Error(), "below the 1s") {
-		t.Errorf("Create with a 250ms interval on MySQL = %v, want a refusal", err)
+// TestCheckpointFloor: Tessera's MySQL driver publishes at most once a
+// second, its GCP driver once every 1.2 s; a shorter interval is refused
+// with the reason.
+func TestCheckpointFloor(t *testing.T) {
+	for _, c := range []struct {
+		backend logtest.Backend
+		floor   string
+	}{{logtest.MySQL, "1s"}, {logtest.GCP, "1.2s"}} {
+		_, s, v := logtest.NewKey(t, "o.example/log")
+		_, err := vlog.Create(context.Background(), vlog.Config{Storage: c.backend(t), Signer: s, Verifier: v,
+			Options: tessera.NewAppendOptions().WithCheckpointInterval(250 * time.Millisecond)})
+		if err == nil || !strings.Contains(err.Error(), "below the "+c.floor) {
+			t.Errorf("Create with a 250ms interval = %v, want a refusal naming %s", err, c.floor)
+		}
 	}
 }
 

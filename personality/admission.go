@@ -54,18 +54,78 @@ type Admission interface {
 type SQLAdmission struct {
 	db     *sql.DB
 	logger *slog.Logger
+	reads  readGroups
+}
 
+// readGroups gathers concurrent readers into groups, each of which takes the
+// union of its members' stripes shared at once, and lets them go after its
+// last member has been sequenced: a frontend then takes a few locks for its
+// attestations, not one per submission.
+type readGroups struct {
+	// lock takes rows (stripe+1, ascending) shared and returns their
+	// largest last_size, and the function that lets them go.
+	lock func(ids []int) (fence uint64, unlock func(), err error)
 	mu   sync.Mutex
 	open *readGroup // accepting members, nil if none
 }
 
-// readGroup is a transaction shared by concurrent readers.
+// readGroup is one lock taken for concurrent readers.
 type readGroup struct {
 	stripes map[int]bool
 	ready   chan struct{} // closed once the locks are held, or failed
 	fence   uint64
 	err     error
 	members sync.WaitGroup
+}
+
+// read joins, or opens, the read group, and waits until it holds its locks.
+func (r *readGroups) read(ctx context.Context, p lockPlan) (uint64, func(bool, uint64) error, error) {
+	r.mu.Lock()
+	g := r.open
+	if g == nil {
+		g = &readGroup{stripes: map[int]bool{}, ready: make(chan struct{})}
+		r.open = g
+		go r.lockGroup(g)
+	}
+	for _, s := range p.stripes {
+		g.stripes[s.stripe+1] = true
+	}
+	g.members.Add(1)
+	r.mu.Unlock()
+	select {
+	case <-g.ready:
+	case <-ctx.Done():
+		g.members.Done()
+		return 0, nil, fmt.Errorf("admission: %w", ctx.Err())
+	}
+	if g.err != nil {
+		g.members.Done()
+		return 0, nil, g.err
+	}
+	return g.fence, func(bool, uint64) error { g.members.Done(); return nil }, nil
+}
+
+// lockGroup closes a group to new members after groupWindow, takes its
+// stripes, lets its members go on, and lets the stripes go when the last
+// has been sequenced.
+func (r *readGroups) lockGroup(g *readGroup) {
+	time.Sleep(groupWindow)
+	r.mu.Lock()
+	r.open = nil
+	r.mu.Unlock()
+	ids := make([]int, 0, len(g.stripes))
+	for id := range g.stripes {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var unlock func()
+	g.fence, unlock, g.err = r.lock(ids)
+	close(g.ready)
+	if g.err != nil {
+		return
+	}
+	g.members.Wait()
+	unlock()
 }
 
 // admissionLayout names how lock names map onto vigil_admission's rows: 1
@@ -107,13 +167,15 @@ func NewSQLAdmission(ctx context.Context, db *sql.DB, logger *slog.Logger) (*SQL
 	if layout != admissionLayout {
 		return nil, fmt.Errorf("admission: vigil_admission is laid out as %d by another vigil version, this one uses %d: stop every frontend of the log and start them all on one version", layout, admissionLayout)
 	}
-	return &SQLAdmission{db: db, logger: logger}, nil
+	a := &SQLAdmission{db: db, logger: logger}
+	a.reads.lock = a.lockShared
+	return a, nil
 }
 
 // Acquire implements Admission.
 func (a *SQLAdmission) Acquire(ctx context.Context, p lockPlan) (uint64, func(bool, uint64) error, error) {
 	if !p.global && !p.writes() {
-		return a.read(ctx, p)
+		return a.reads.read(ctx, p)
 	}
 	for attempt := 0; ; attempt++ {
 		fence, release, err := a.write(ctx, p)
@@ -198,71 +260,31 @@ func (a *SQLAdmission) write(ctx context.Context, p lockPlan) (uint64, func(bool
 	return fence, release, nil
 }
 
-// read joins, or opens, the read group, and waits until it holds its locks.
-func (a *SQLAdmission) read(ctx context.Context, p lockPlan) (uint64, func(bool, uint64) error, error) {
-	a.mu.Lock()
-	g := a.open
-	if g == nil {
-		g = &readGroup{stripes: map[int]bool{}, ready: make(chan struct{})}
-		a.open = g
-		go a.lockGroup(g)
-	}
-	for _, r := range p.stripes {
-		g.stripes[r.stripe+1] = true
-	}
-	g.members.Add(1)
-	a.mu.Unlock()
-	select {
-	case <-g.ready:
-	case <-ctx.Done():
-		g.members.Done()
-		return 0, nil, fmt.Errorf("admission: %w", ctx.Err())
-	}
-	if g.err != nil {
-		g.members.Done()
-		return 0, nil, g.err
-	}
-	return g.fence, func(bool, uint64) error { g.members.Done(); return nil }, nil
-}
-
-// lockGroup closes a group to new members after groupWindow, takes its
-// stripes shared, lets its members go on, and ends the transaction when
-// the last has been sequenced.
-func (a *SQLAdmission) lockGroup(g *readGroup) {
-	time.Sleep(groupWindow)
-	a.mu.Lock()
-	a.open = nil
-	a.mu.Unlock()
-	ids := make([]int, 0, len(g.stripes))
-	for id := range g.stripes {
-		ids = append(ids, id)
-	}
-	// Taking the locks may take a while; holding them may not end before the
-	// members are sequenced, so the transaction has no deadline.
+// lockShared takes rows shared in a transaction that lasts until unlock.
+func (a *SQLAdmission) lockShared(ids []int) (uint64, func(), error) {
+	// Taking the locks may take a while; holding them may not end before
+	// the members are sequenced, so the transaction has no deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var tx *sql.Tx
 	for attempt := 0; ; attempt++ {
-		var err error
-		if tx, err = a.db.BeginTx(context.Background(), &sql.TxOptions{Isolation: sql.LevelReadCommitted}); err == nil {
-			slices.Sort(ids)
-			if g.fence, err = lockRows(ctx, tx, ids, "LOCK IN SHARE MODE"); err == nil {
-				break
+		tx, err := a.db.BeginTx(context.Background(), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		if err == nil {
+			var fence uint64
+			if fence, err = lockRows(ctx, tx, ids, "LOCK IN SHARE MODE"); err == nil {
+				return fence, func() {
+					if err := tx.Commit(); err != nil {
+						// The shared locks went when the transaction ended,
+						// perhaps before the members were sequenced: the
+						// guarantee's one gap (see the type).
+						a.logger.Error("admission: ending a read group", "err", err, "stripes", len(ids))
+					}
+				}, nil
 			}
 			tx.Rollback()
 		}
 		if !isDeadlock(err) || attempt == 10 {
-			g.err = fmt.Errorf("admission: %w", err)
-			close(g.ready)
-			return
+			return 0, nil, fmt.Errorf("admission: %w", err)
 		}
-	}
-	close(g.ready)
-	g.members.Wait()
-	if err := tx.Commit(); err != nil {
-		// The shared locks went when the transaction ended, perhaps before
-		// the members were sequenced: the guarantee's one gap (see the type).
-		a.logger.Error("admission: ending a read group", "err", err, "members", len(g.stripes))
 	}
 }
 

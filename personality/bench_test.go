@@ -28,9 +28,10 @@ import (
 )
 
 // benchBackends are the storages the benchmarks compare vigil with raw
-// Tessera on: a POSIX tree in a temporary directory, and a fresh database
-// on log/mysqltest's MariaDB server.
-var benchBackends = []string{"posix", "mysql"}
+// Tessera on: a POSIX tree in a temporary directory, a fresh database on
+// log/mysqltest's MariaDB server, and a fresh database and bucket on
+// log/gcptest's Spanner emulator and GCS fake.
+var benchBackends = []string{"posix", "mysql", "gcp"}
 
 // benchLog opens a log with vigild's default options for the backend, in a
 // temporary directory or database, so the raw and the validated runs use
@@ -77,11 +78,9 @@ func benchLog(b *testing.B, backend string, witnesses int) (*vlog.Log, vlog.Stor
 		}
 		policy.WriteString("\nquorum q\n")
 	}
-	// vigild's defaults: 250 ms checkpoints, 1 s (the driver's floor) on MySQL.
-	st, interval := logtest.POSIX(b), 250*time.Millisecond
-	if backend == "mysql" {
-		st, interval = logtest.MySQL(b), time.Second
-	}
+	st := map[string]logtest.Backend{"posix": logtest.POSIX, "mysql": logtest.MySQL, "gcp": logtest.GCP}[backend](b)
+	// vigild's defaults: 250 ms checkpoints, or the driver's floor.
+	interval := max(250*time.Millisecond, vlog.MinCheckpointInterval(st))
 	l, err := vlog.Create(context.Background(), vlog.Config{
 		Storage: st, Signer: s, Verifier: v,
 		Options:       tessera.NewAppendOptions().WithCheckpointInterval(interval).WithBatching(1024, 50*time.Millisecond),
@@ -99,24 +98,14 @@ func benchLog(b *testing.B, backend string, witnesses int) (*vlog.Log, vlog.Stor
 }
 
 // benchServer serves a personality over a fresh benchLog on 127.0.0.1, as
-// vigild runs it on the backend: on MySQL with its blobs in the database and
+// vigild runs it on the backend: on a shared one with its blobs there and
 // admission coordinated through it.
 func benchServer(b *testing.B, backend string, witnesses int, roots *client.TrustRoots) *httptest.Server {
 	b.Helper()
 	ctx := context.Background()
 	l, st := benchLog(b, backend, witnesses)
 	cfg := Config{Log: l, Roots: roots, Logger: slog.New(slog.DiscardHandler)}
-	var err error
-	if my, ok := st.(vlog.MySQL); ok {
-		if cfg.Blobs, err = NewSQLBlobs(ctx, my.DB); err == nil {
-			cfg.Admission, err = NewSQLAdmission(ctx, my.DB, nil)
-		}
-	} else {
-		cfg.Blobs, err = NewBlobStore(b.TempDir())
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg.Blobs, cfg.Admission = frontendOf(b, st)
 	p, err := New(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)

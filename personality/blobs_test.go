@@ -6,13 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"strings"
 	"testing"
 
 	vlog "github.com/vigil-log/vigil/log"
+	"github.com/vigil-log/vigil/log/gcptest"
 	"github.com/vigil-log/vigil/log/logtest"
 )
 
-// TestBlobStores: both stores keep a blob under its digest, refuse a wrong
+// TestBlobStores: every store keep a blob under its digest, refuse a wrong
 // digest without storing anything, take a second Put of one blob, and
 // answer a missing or malformed digest with fs.ErrNotExist (a 404).
 func TestBlobStores(t *testing.T) {
@@ -24,6 +26,10 @@ func TestBlobStores(t *testing.T) {
 				t.Fatal(err)
 			}
 			return s
+		},
+		"gcs": func(t *testing.T) Blobs {
+			st := logtest.OnGCP(t, gcptest.InProcess(t))
+			return NewGCSBlobs(st.GCS, st.Bucket)
 		},
 		"mysql": func(t *testing.T) Blobs {
 			s, err := NewSQLBlobs(ctx, logtest.MySQL(t).(vlog.MySQL).DB)
@@ -55,7 +61,7 @@ func TestBlobStores(t *testing.T) {
 			if err != nil || string(got) != string(blob) {
 				t.Errorf("Get = %q, %v", got, err)
 			}
-			for _, bad := range []string{"", "00", digest[:63], digest + "00", "zz" + digest[2:], "../../etc/passwd"} {
+			for _, bad := range []string{"", "00", digest[:63], digest + "00", "zz" + digest[2:], strings.ToUpper(digest), "../../etc/passwd"} {
 				if _, err := s.Get(ctx, bad); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("Get(%q) = %v, want fs.ErrNotExist", bad, err)
 				}

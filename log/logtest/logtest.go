@@ -1,6 +1,7 @@
 // Package logtest runs a real vigil log for tests: Tessera's POSIX driver
-// and badger antispam in a test's temporary directory, or Tessera's MySQL
-// driver on a real MariaDB (package mysqltest), with short batching and
+// and badger antispam in a test's temporary directory, Tessera's MySQL
+// driver on a real MariaDB (package mysqltest), or Tessera's GCP driver on
+// the Spanner emulator or spannertest and a GCS fake (package gcptest), with short batching and
 // checkpoint intervals so receipts come quickly.
 package logtest
 
@@ -11,12 +12,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	gcs "cloud.google.com/go/storage"
 	"github.com/transparency-dev/tessera"
 	vlog "github.com/vigil-log/vigil/log"
+	"github.com/vigil-log/vigil/log/gcptest"
 	"github.com/vigil-log/vigil/log/mysqltest"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -65,12 +69,23 @@ func NewWithKey(t testing.TB, skey string) (*vlog.Log, note.Verifier) {
 // Backend makes the storage of a test log.
 type Backend func(t testing.TB) vlog.Storage
 
-// Backends are the storages tests run on, by name. A package using
-// MySQL calls mysqltest.Main from its TestMain.
+// Backends are the storages tests run on, by name. A package using them
+// calls Main from its TestMain. "gcp" is the Cloud Spanner emulator (see
+// package gcptest for where it is missing); "gcp-inprocess" is spannertest,
+// which hosts a log for one start of one frontend.
 var Backends = []struct {
 	Name string
 	New  Backend
-}{{"posix", POSIX}, {"mysql", MySQL}}
+}{{"posix", POSIX}, {"mysql", MySQL}, {"gcp", GCP}}
+
+// Main runs the tests, then stops the servers they started (MariaDB, the
+// Spanner emulator, the GCS fake).
+func Main(m *testing.M) {
+	code := m.Run()
+	mysqltest.Stop()
+	gcptest.Stop()
+	os.Exit(code)
+}
 
 // POSIX is a POSIX tree and badger antispam index in t.TempDir.
 func POSIX(t testing.TB) vlog.Storage {
@@ -88,6 +103,32 @@ func MySQL(t testing.TB) vlog.Storage {
 	}
 	t.Cleanup(func() { db.Close() })
 	return vlog.MySQL{DSN: dsn, DB: db}
+}
+
+// GCP is a fresh database on the test binary's Cloud Spanner emulator and
+// a fresh bucket on its GCS fake.
+func GCP(t testing.TB) vlog.Storage {
+	t.Helper()
+	return OnGCP(t, gcptest.Emulator(t))
+}
+
+// GCPInProcess is a fresh in-process spannertest database and a fresh
+// bucket.
+func GCPInProcess(t testing.TB) vlog.Storage {
+	t.Helper()
+	return OnGCP(t, gcptest.InProcess(t))
+}
+
+// OnGCP is the storage of a GCP test environment, through a GCS client of
+// its own: each call is another frontend of the same log.
+func OnGCP(t testing.TB, e *gcptest.Env) vlog.GCP {
+	t.Helper()
+	c, err := gcs.NewClient(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return vlog.GCP{Spanner: e.Database, Bucket: e.Bucket, GCS: c}
 }
 
 // SecondFrontend is the same MySQL database through a pool of its own, as
@@ -115,10 +156,7 @@ func NewOn(t testing.TB, st vlog.Storage, skey string) (*vlog.Log, note.Verifier
 	if err != nil {
 		t.Fatal(err)
 	}
-	interval := 100 * time.Millisecond
-	if _, ok := st.(vlog.MySQL); ok {
-		interval = time.Second // the floor of Tessera's MySQL driver
-	}
+	interval := max(100*time.Millisecond, vlog.MinCheckpointInterval(st))
 	cfg := vlog.Config{
 		Storage:      st,
 		Signer:       s,

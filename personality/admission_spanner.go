@@ -1,0 +1,306 @@
+package personality
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"time"
+
+	"cloud.google.com/go/spanner"
+	database "cloud.google.com/go/spanner/admin/database/apiv1"
+	"cloud.google.com/go/spanner/admin/database/apiv1/databasepb"
+	"google.golang.org/grpc/codes"
+)
+
+// SpannerAdmission is an Admission in a Cloud Spanner table,
+// vigil_admission, in the log's database: the rows of SQLAdmission (a row
+// per stripe, row 0 for the global lock, row -1 for the layout, each with
+// the log size after the last change made under it), locked otherwise.
+//
+// A Spanner transaction cannot be held from a check until the entry is
+// sequenced, as InnoDB's row locks are: the sequencing is itself a Spanner
+// transaction of Tessera's, which a long transaction of ours would abort or
+// stall (and the emulator runs one read-write transaction at a time). So a
+// lock here is a lease recorded in the row by a short transaction: a
+// writer's token and the time its lease ends, or a count of readers and the
+// time the last of their leases ends. A writer that finds its rows held
+// marks them wanted, so that new readers wait and writers are not starved,
+// and tries again after a short, growing pause. Releasing is another short
+// transaction.
+//
+// Beyond SQLAdmission's gaps, leases bring one of their own: a frontend that
+// holds a lock longer than leaseTime (a process paused, or a sequencing
+// stalled that long) may find another frontend judging under it; and a
+// frontend that dies holding a lock blocks its stripes until the lease ends.
+// Lease times are read off each frontend's clock, so frontends' clocks must
+// agree to well within leaseTime (NTP, as GKE nodes have). The audit of the
+// log shows any entry that slipped through.
+type SpannerAdmission struct {
+	client *spanner.Client
+	logger *slog.Logger
+	reads  readGroups
+}
+
+// leaseTime bounds how long a lock is held: far beyond the sequencing of an
+// entry (under a second), short enough that a dead frontend's stripes are
+// free again soon.
+const leaseTime = 30 * time.Second
+
+// NewSpannerAdmission creates the vigil_admission table in the database if
+// it is missing, through an admin client of its own, and locks through c,
+// which the caller closes. Failures no submission sees go to logger; nil
+// discards.
+func NewSpannerAdmission(ctx context.Context, c *spanner.Client, logger *slog.Logger) (*SpannerAdmission, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	adm, err := database.NewDatabaseAdminClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("admission: %w", err)
+	}
+	defer adm.Close()
+	op, err := adm.UpdateDatabaseDdl(ctx, &databasepb.UpdateDatabaseDdlRequest{
+		Database: c.DatabaseName(),
+		Statements: []string{`CREATE TABLE IF NOT EXISTS vigil_admission (
+			id INT64 NOT NULL,
+			last_size INT64 NOT NULL,
+			writer STRING(32),
+			writer_until TIMESTAMP,
+			readers INT64 NOT NULL,
+			readers_until TIMESTAMP,
+			wanted_until TIMESTAMP
+		) PRIMARY KEY (id)`},
+	})
+	if err == nil {
+		err = op.Wait(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("admission: creating vigil_admission: %w", err)
+	}
+	// Row -1 records how names map onto rows: see SQLAdmission.
+	var layout int64
+	_, err = c.ReadWriteTransaction(ctx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
+		row, err := tx.ReadRow(ctx, "vigil_admission", spanner.Key{-1}, []string{"last_size"})
+		if spanner.ErrCode(err) == codes.NotFound {
+			layout = admissionLayout
+			return tx.BufferWrite([]*spanner.Mutation{spanner.Insert("vigil_admission",
+				[]string{"id", "last_size", "readers"}, []any{-1, layout, 0})})
+		}
+		if err != nil {
+			return err
+		}
+		return row.Columns(&layout)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admission: reading vigil_admission's layout: %w", err)
+	}
+	if layout != admissionLayout {
+		return nil, fmt.Errorf("admission: vigil_admission is laid out as %d by another vigil version, this one uses %d: stop every frontend of the log and start them all on one version", layout, admissionLayout)
+	}
+	a := &SpannerAdmission{client: c, logger: logger}
+	a.reads.lock = func(ids []int) (uint64, func(), error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		rows := make([]leaseReq, len(ids))
+		for i, id := range ids {
+			rows[i] = leaseReq{id: id}
+		}
+		fence, release, err := a.take(ctx, rows, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		return fence, func() {
+			if err := release(false, 0); err != nil {
+				a.logger.Error("admission: ending a read group", "err", err, "stripes", len(ids))
+			}
+		}, nil
+	}
+	return a, nil
+}
+
+// Acquire implements Admission.
+func (a *SpannerAdmission) Acquire(ctx context.Context, p lockPlan) (uint64, func(bool, uint64) error, error) {
+	if !p.global && !p.writes() {
+		return a.reads.read(ctx, p)
+	}
+	var rows []leaseReq
+	var record []int // the rows whose last_size a sequenced entry moves
+	switch {
+	case p.globalWrite:
+		rows, record = append(rows, leaseReq{id: 0, write: true}), append(record, 0)
+	case p.global:
+		rows = append(rows, leaseReq{id: 0})
+	}
+	// As on MySQL, a writer takes all its stripes exclusively.
+	for _, r := range p.stripes {
+		rows = append(rows, leaseReq{id: r.stripe + 1, write: true})
+		if r.write {
+			record = append(record, r.stripe+1)
+		}
+	}
+	return a.take(ctx, rows, record)
+}
+
+// leaseReq is a row to lease, exclusively (write) or shared.
+type leaseReq struct {
+	id    int
+	write bool
+}
+
+// take leases rows, retrying until they are free or ctx ends, and returns
+// the largest last_size among them and the function that ends the lease,
+// moving record's last_size past a sequenced entry.
+func (a *SpannerAdmission) take(ctx context.Context, rows []leaseReq, record []int) (uint64, func(bool, uint64) error, error) {
+	token := rand.Text()
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = int64(r.id)
+	}
+	pause := time.Millisecond
+	var fence uint64
+	for {
+		held := false
+		_, err := a.client.ReadWriteTransaction(ctx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
+			cur, err := readLeases(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			fence, held = 0, true
+			for _, r := range rows {
+				l := cur[r.id]
+				free := !l.writerHeld(now) && (r.write && !l.readersHeld(now) || !r.write && !l.wanted(now))
+				held = held && free
+				fence = max(fence, uint64(l.lastSize))
+			}
+			var ms []*spanner.Mutation
+			for _, r := range rows {
+				l := cur[r.id]
+				switch {
+				case !held && r.write && !l.writerHeld(now):
+					// Held by readers: no new ones until this writer is in.
+					l.wantedUntil = spanner.NullTime{Time: now.Add(time.Second), Valid: true}
+				case !held:
+					continue
+				case r.write:
+					l.writer = spanner.NullString{StringVal: token, Valid: true}
+					l.writerUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
+					l.wantedUntil = spanner.NullTime{}
+				default:
+					if !l.readersHeld(now) {
+						l.readers = 0
+					}
+					l.readers++
+					l.readersUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
+				}
+				ms = append(ms, l.mutation(r.id))
+			}
+			return tx.BufferWrite(ms)
+		})
+		if err != nil {
+			return 0, nil, fmt.Errorf("admission: %w", err)
+		}
+		if held {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, nil, fmt.Errorf("admission: waiting for locks: %w", ctx.Err())
+		case <-time.After(pause/2 + mrand.N(pause)):
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+	release := func(sequenced bool, index uint64) error {
+		// The lease outlives the request: see SQLAdmission.write.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		_, err := a.client.ReadWriteTransaction(ctx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
+			cur, err := readLeases(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			var ms []*spanner.Mutation
+			for _, r := range rows {
+				l := cur[r.id]
+				if r.write {
+					if l.writer.StringVal != token {
+						continue // the lease ended and another took the row
+					}
+					l.writer, l.writerUntil = spanner.NullString{}, spanner.NullTime{}
+				} else if l.readers > 0 {
+					l.readers--
+				}
+				ms = append(ms, l.mutation(r.id))
+			}
+			if sequenced {
+				for _, id := range record {
+					l := cur[id]
+					l.lastSize = max(l.lastSize, int64(index+1))
+					ms = append(ms, l.mutation(id))
+				}
+			}
+			return tx.BufferWrite(ms)
+		})
+		if err != nil && sequenced {
+			// As on MySQL: readers elsewhere may judge without this entry
+			// until their follower folds it; the lease ends by itself.
+			return fmt.Errorf("admission: recording entry %d: %w", index, err)
+		}
+		if err != nil {
+			return fmt.Errorf("admission: ending a lease: %w", err)
+		}
+		return nil
+	}
+	return fence, release, nil
+}
+
+// lease is a vigil_admission row.
+type lease struct {
+	lastSize, readers                      int64
+	writer                                 spanner.NullString
+	writerUntil, readersUntil, wantedUntil spanner.NullTime
+}
+
+func (l *lease) writerHeld(now time.Time) bool {
+	return l.writer.Valid && l.writerUntil.Valid && l.writerUntil.Time.After(now)
+}
+
+func (l *lease) readersHeld(now time.Time) bool {
+	return l.readers > 0 && l.readersUntil.Valid && l.readersUntil.Time.After(now)
+}
+
+func (l *lease) wanted(now time.Time) bool {
+	return l.wantedUntil.Valid && l.wantedUntil.Time.After(now)
+}
+
+var leaseColumns = []string{"id", "last_size", "writer", "writer_until", "readers", "readers_until", "wanted_until"}
+
+func (l *lease) mutation(id int) *spanner.Mutation {
+	return spanner.InsertOrUpdate("vigil_admission", leaseColumns,
+		[]any{int64(id), l.lastSize, l.writer, l.writerUntil, l.readers, l.readersUntil, l.wantedUntil})
+}
+
+// readLeases reads rows in tx; a row not yet written is a free one.
+func readLeases(ctx context.Context, tx *spanner.ReadWriteTransaction, ids []int64) (map[int]*lease, error) {
+	keys := make([]spanner.KeySet, len(ids))
+	out := make(map[int]*lease, len(ids))
+	for i, id := range ids {
+		keys[i] = spanner.Key{id}
+		out[int(id)] = &lease{}
+	}
+	err := tx.Read(ctx, "vigil_admission", spanner.KeySets(keys...), leaseColumns).Do(func(r *spanner.Row) error {
+		var id int64
+		l := &lease{}
+		if err := r.Columns(&id, &l.lastSize, &l.writer, &l.writerUntil, &l.readers, &l.readersUntil, &l.wantedUntil); err != nil {
+			return err
+		}
+		out[int(id)] = l
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading admission rows: %w", err)
+	}
+	return out, nil
+}
