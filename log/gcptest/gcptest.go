@@ -171,13 +171,13 @@ func newEnv(t testing.TB, spannerAddr string) *Env {
 	name := "t" + hex.EncodeToString(b[:])
 	gcs.srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: name})
 	vars := []string{
-			"SPANNER_EMULATOR_HOST=" + spannerAddr,
-			"STORAGE_EMULATOR_HOST=" + strings.TrimPrefix(gcs.srv.URL(), "http://"),
-			// The Spanner client hangs at start against the emulator with
-			// multiplexed sessions (cloud.google.com/go/spanner v1.87.0,
-			// emulator 528.0.0).
-			"GOOGLE_CLOUD_SPANNER_MULTIPLEXED_SESSIONS=false",
-			// The client prints its options at every start otherwise.
+		"SPANNER_EMULATOR_HOST=" + spannerAddr,
+		"STORAGE_EMULATOR_HOST=" + strings.TrimPrefix(gcs.srv.URL(), "http://"),
+		// The Spanner client hangs at start against the emulator with
+		// multiplexed sessions (cloud.google.com/go/spanner v1.87.0,
+		// emulator 528.0.0).
+		"GOOGLE_CLOUD_SPANNER_MULTIPLEXED_SESSIONS=false",
+		// The client prints its options at every start otherwise.
 		"GOOGLE_CLOUD_SPANNER_DISABLE_LOG_CLIENT_OPTIONS=true",
 	}
 	for _, v := range vars {
