@@ -3,11 +3,23 @@ module github.com/vigil-log/vigil
 go 1.26.8
 
 require (
+	// Tessera v1.0.4's version. From v1.88 the client lacks the
+	// GOOGLE_CLOUD_SPANNER_MULTIPLEXED_SESSIONS=false switch, without which
+	// it hangs at start against the Spanner emulator (528.0.0). Keep; see
+	// deploy/README.md and TestVersionPins.
+	cloud.google.com/go/spanner v1.87.0
+	cloud.google.com/go/storage v1.59.2
 	github.com/CycloneDX/cyclonedx-go v0.12.0
+	// Tests only. v1.55 and later pull in a genproto that needs spanner
+	// v1.91, with which appends on the emulator failed ("Invalid
+	// transaction ID"). Keep at v1.54.0 or older; see TestVersionPins.
+	github.com/fsouza/fake-gcs-server v1.53.1
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/google/go-cmp v0.7.0
 	github.com/google/renameio/v2 v2.0.2
 	github.com/google/uuid v1.6.0
+	// Requires spanner v1.87.0 exactly (above), so it moves nothing.
+	github.com/googleapis/go-sql-spanner v1.22.0
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/package-url/packageurl-go v0.1.7
 	github.com/prometheus/client_golang v1.25.0
@@ -22,6 +34,8 @@ require (
 	golang.org/x/crypto v0.58.0
 	golang.org/x/mod v0.42.0
 	golang.org/x/sync v0.24.0
+	google.golang.org/api v0.265.0
+	google.golang.org/grpc v1.78.0
 	k8s.io/klog/v2 v2.140.0
 	modernc.org/sqlite v1.61.1
 )
@@ -36,8 +50,6 @@ require (
 	cloud.google.com/go/longrunning v0.7.0 // indirect
 	cloud.google.com/go/monitoring v1.24.3 // indirect
 	cloud.google.com/go/pubsub/v2 v2.3.0 // indirect
-	cloud.google.com/go/spanner v1.87.0 // indirect
-	cloud.google.com/go/storage v1.59.2 // indirect
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
 	github.com/GoogleCloudPlatform/grpc-gcp-go/grpcgcp v1.5.3 // indirect
@@ -65,7 +77,6 @@ require (
 	github.com/envoyproxy/protoc-gen-validate v1.2.1 // indirect
 	github.com/erikgeiser/coninput v0.0.0-20211004153227-1c3628e74d0f // indirect
 	github.com/felixge/httpsnoop v1.0.4 // indirect
-	github.com/fsouza/fake-gcs-server v1.53.1 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.3 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
@@ -74,7 +85,6 @@ require (
 	github.com/google/s2a-go v0.1.9 // indirect
 	github.com/googleapis/enterprise-certificate-proxy v0.3.11 // indirect
 	github.com/googleapis/gax-go/v2 v2.16.0 // indirect
-	github.com/googleapis/go-sql-spanner v1.22.0 // indirect
 	github.com/gorilla/handlers v1.5.2 // indirect
 	github.com/gorilla/mux v1.8.1 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
@@ -115,11 +125,9 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.14.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
-	google.golang.org/api v0.265.0 // indirect
 	google.golang.org/genproto v0.0.0-20251202230838-ff82c1b0f217 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260128011058-8636f8732409 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260128011058-8636f8732409 // indirect
-	google.golang.org/grpc v1.78.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	honnef.co/go/tools v0.8.2 // indirect
 	modernc.org/libc v1.79.0 // indirect

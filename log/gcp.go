@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	gcs "cloud.google.com/go/storage"
@@ -131,3 +133,31 @@ func (GCP) shared() bool { return true }
 func (GCP) minCheckpointInterval() time.Duration { return 1200 * time.Millisecond }
 
 func (s GCP) String() string { return "gcp:" + s.Spanner + ",gs://" + s.Bucket }
+
+// RetrySchemaChange runs fn, which makes a Spanner schema change, again for
+// as long as Spanner refuses it because another is under way, up to two
+// minutes or until ctx ends. Spanner runs one schema change of a database at
+// a time, and refuses the others rather than queue them: frontends starting
+// together all run their IF NOT EXISTS statements (Tessera's GCP driver does
+// at every start), and the emulator also refuses one while any read-write
+// transaction is open. The refusal is matched by its text, since Tessera
+// wraps it without its code.
+func RetrySchemaChange(ctx context.Context, logger *slog.Logger, fn func() error) error {
+	wait := 100 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := fn()
+		if err == nil || !strings.Contains(err.Error(), "concurrent schema change") || time.Now().After(deadline) {
+			return err
+		}
+		if logger != nil {
+			logger.WarnContext(ctx, "Spanner is making another schema change; trying again", "err", err, "in", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (waiting for another schema change: %v)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}

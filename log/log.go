@@ -211,7 +211,15 @@ func start(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	opts = opts.WithCheckpointSigner(cfg.Signer).WithAntispam(tessera.DefaultAntispamInMemorySize, as)
-	a, shutdown, reader, err := tessera.NewAppender(lctx, driver, opts)
+	var (
+		a        *tessera.Appender
+		shutdown func(context.Context) error
+		reader   tessera.LogReader
+	)
+	err = RetrySchemaChange(ctx, cfg.Logger, func() (err error) {
+		a, shutdown, reader, err = tessera.NewAppender(lctx, driver, opts)
+		return err
+	})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("starting Tessera appender: %w", err)

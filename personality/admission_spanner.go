@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/spanner"
 	database "cloud.google.com/go/spanner/admin/database/apiv1"
 	"cloud.google.com/go/spanner/admin/database/apiv1/databasepb"
+	vlog "github.com/vigil-log/vigil/log"
 	"google.golang.org/grpc/codes"
 )
 
@@ -43,10 +44,11 @@ type SpannerAdmission struct {
 	reads  readGroups
 }
 
-// leaseTime bounds how long a lock is held: far beyond the sequencing of an
-// entry (under a second), short enough that a dead frontend's stripes are
+// leaseTime bounds how long a lock is held: far beyond the check and
+// sequencing of an entry (well under a second; Tessera answers pushback at
+// once rather than queue), short enough that a dead frontend's stripes are
 // free again soon.
-const leaseTime = 30 * time.Second
+const leaseTime = 10 * time.Second
 
 // NewSpannerAdmission creates the vigil_admission table in the database if
 // it is missing, through an admin client of its own, and locks through c,
@@ -56,32 +58,12 @@ func NewSpannerAdmission(ctx context.Context, c *spanner.Client, logger *slog.Lo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	adm, err := database.NewDatabaseAdminClient(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("admission: %w", err)
-	}
-	defer adm.Close()
-	op, err := adm.UpdateDatabaseDdl(ctx, &databasepb.UpdateDatabaseDdlRequest{
-		Database: c.DatabaseName(),
-		Statements: []string{`CREATE TABLE IF NOT EXISTS vigil_admission (
-			id INT64 NOT NULL,
-			last_size INT64 NOT NULL,
-			writer STRING(32),
-			writer_until TIMESTAMP,
-			readers INT64 NOT NULL,
-			readers_until TIMESTAMP,
-			wanted_until TIMESTAMP
-		) PRIMARY KEY (id)`},
-	})
-	if err == nil {
-		err = op.Wait(ctx)
-	}
-	if err != nil {
+	if err := createAdmissionTable(ctx, c, logger); err != nil {
 		return nil, fmt.Errorf("admission: creating vigil_admission: %w", err)
 	}
 	// Row -1 records how names map onto rows: see SQLAdmission.
 	var layout int64
-	_, err = c.ReadWriteTransaction(ctx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
+	_, err := c.ReadWriteTransaction(ctx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
 		row, err := tx.ReadRow(ctx, "vigil_admission", spanner.Key{-1}, []string{"last_size"})
 		if spanner.ErrCode(err) == codes.NotFound {
 			layout = admissionLayout
@@ -118,6 +100,41 @@ func NewSpannerAdmission(ctx context.Context, c *spanner.Client, logger *slog.Lo
 		}, nil
 	}
 	return a, nil
+}
+
+// createAdmissionTable creates vigil_admission unless it is there: a schema
+// change, which Spanner makes one at a time, is made only when needed.
+func createAdmissionTable(ctx context.Context, c *spanner.Client, logger *slog.Logger) error {
+	var n int64
+	err := c.Single().Query(ctx, spanner.NewStatement(
+		"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '' AND table_name = 'vigil_admission'")).
+		Do(func(r *spanner.Row) error { return r.Columns(&n) })
+	if err != nil || n > 0 {
+		return err
+	}
+	adm, err := database.NewDatabaseAdminClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	return vlog.RetrySchemaChange(ctx, logger, func() error {
+		op, err := adm.UpdateDatabaseDdl(ctx, &databasepb.UpdateDatabaseDdlRequest{
+			Database: c.DatabaseName(),
+			Statements: []string{`CREATE TABLE IF NOT EXISTS vigil_admission (
+				id INT64 NOT NULL,
+				last_size INT64 NOT NULL,
+				writer STRING(32),
+				writer_until TIMESTAMP,
+				readers INT64 NOT NULL,
+				readers_until TIMESTAMP,
+				wanted_until TIMESTAMP
+			) PRIMARY KEY (id)`},
+		})
+		if err == nil {
+			err = op.Wait(ctx)
+		}
+		return err
+	})
 }
 
 // Acquire implements Admission.

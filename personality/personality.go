@@ -55,8 +55,8 @@ type Config struct {
 	// Roots are the trust-root manufacturers. Required.
 	Roots *client.TrustRoots
 	// Admission coordinates admission with the other frontends of a shared
-	// log (SQLAdmission on MySQL). Optional: nil for a log only this
-	// process writes.
+	// log (SQLAdmission on MySQL, SpannerAdmission on GCP). Optional: nil
+	// for a log only this process writes.
 	Admission Admission
 	// Index answers the query API. Optional: without it the query routes
 	// answer 501.

@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 
+	"cloud.google.com/go/spanner"
+	gcs "cloud.google.com/go/storage"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/personality"
 	"github.com/vigil-log/vigil/personality/index"
@@ -19,17 +23,21 @@ import (
 // vigild and vigild reindex.
 type storageFlags struct {
 	storage, data, dsn, logKey, origin *string
+	project, spanner, bucket           *string
 	create                             *bool
 }
 
 func addStorageFlags(fs *flag.FlagSet) *storageFlags {
 	return &storageFlags{
-		storage: fs.String("storage", "posix", "where the log lives: posix (a directory, --data) or mysql (a MySQL or MariaDB database, --mysql-dsn, shared by any number of vigild frontends)"),
+		storage: fs.String("storage", "posix", "where the log lives: posix (a directory, --data); mysql (a MySQL or MariaDB database, --mysql-dsn); or gcp (a Cloud Spanner database and a GCS bucket, --gcp-project, --spanner, --gcs-bucket). Any number of vigild frontends share a mysql or gcp log"),
 		data:    fs.String("data", "", "posix: the data directory; created with a new log if empty"),
 		dsn:     fs.String("mysql-dsn", "", "mysql: the database, as user:password@tcp(host:3306)/dbname; it holds the log, its antispam index, the SBOM blobs and the query index. If not given, $VIGIL_MYSQL_DSN, which keeps the password off the command line"),
-		logKey:  fs.String("log-key", "", "mysql: the log's note signer key, made by vigil keygen --type log (mode 0600), with its verifier key in FILE.pub; every frontend of the log uses the same"),
+		project: fs.String("gcp-project", "", "gcp: the Google Cloud project of the Spanner database"),
+		spanner: fs.String("spanner", "", "gcp: the Cloud Spanner database, as projects/P/instances/I/databases/D or, with --gcp-project, instances/I/databases/D; it holds the sequencing, Tessera's antispam index, the admission locks and the query index. Credentials are Google's Application Default Credentials"),
+		bucket:  fs.String("gcs-bucket", "", "gcp: the GCS bucket that holds the tiles, the checkpoint and the SBOM blobs"),
+		logKey:  fs.String("log-key", "", "mysql, gcp: the log's note signer key, made by vigil keygen --type log (mode 0600), with its verifier key in FILE.pub; every frontend of the log uses the same"),
 		origin:  fs.String("origin", "", "posix: the log's origin, required when creating a log (e.g. example.com/vigil); checked against the key if given"),
-		create:  fs.Bool("create", false, "mysql: create the log if the database holds none. Without it, a database with no log is refused, so a mistyped DSN or an emptied database never starts a second log under the key"),
+		create:  fs.Bool("create", false, "mysql, gcp: create the log if the storage holds none. Without it, storage with no log is refused, so a mistyped DSN, database or bucket, or emptied storage, never starts a second log under the key"),
 	}
 }
 
@@ -65,8 +73,8 @@ func openBackend(ctx context.Context, f *storageFlags, create bool, logger *slog
 		if *f.data == "" {
 			return nil, errors.New("--storage posix needs --data (see --help)")
 		}
-		if *f.dsn != "" || *f.logKey != "" || *f.create {
-			return nil, errors.New("--mysql-dsn, --log-key and --create are for --storage mysql; a POSIX log keeps its key in --data, and is created in an empty one")
+		if *f.dsn != "" || *f.logKey != "" || *f.create || f.gcpGiven() {
+			return nil, errors.New("--mysql-dsn, --gcp-project, --spanner, --gcs-bucket, --log-key and --create are for --storage mysql or gcp; a POSIX log keeps its key in --data, and is created in an empty one")
 		}
 		dd := &dataDir{path: *f.data}
 		if create {
@@ -90,8 +98,8 @@ func openBackend(ctx context.Context, f *storageFlags, create bool, logger *slog
 		if dsn == "" || *f.logKey == "" {
 			return nil, errors.New("--storage mysql needs --mysql-dsn (or $VIGIL_MYSQL_DSN) and --log-key (see --help)")
 		}
-		if *f.data != "" {
-			return nil, errors.New("--data is for --storage posix; a MySQL log keeps everything in its database")
+		if *f.data != "" || f.gcpGiven() {
+			return nil, errors.New("--data is for --storage posix, and --gcp-project, --spanner and --gcs-bucket for gcp; a MySQL log keeps everything in its database")
 		}
 		signer, verifier, vkey, err := loadLogKey(*f.logKey, *f.logKey+".pub", *f.origin)
 		if err != nil {
@@ -105,30 +113,115 @@ func openBackend(ctx context.Context, f *storageFlags, create bool, logger *slog
 			storage: vlog.MySQL{DSN: dsn, DB: db}, signer: signer, verifier: verifier, vkey: vkey,
 			indexDB: db, close: func() { db.Close() },
 		}
-		exists, err := vlog.Exists(ctx, b.storage)
-		if err != nil {
-			db.Close()
+		if err := b.checkCreate(ctx, f, create); err != nil {
+			b.close()
 			return nil, err
 		}
-		if !exists && !(create && *f.create) {
-			db.Close()
-			if create {
-				return nil, fmt.Errorf("%s holds no log: start the first frontend of a new log with --create", b.storage)
-			}
-			return nil, fmt.Errorf("%s holds no log", b.storage)
-		}
-		b.created = !exists
 		if b.blobs, err = personality.NewSQLBlobs(ctx, db); err != nil {
-			db.Close()
+			b.close()
 			return nil, err
 		}
 		if b.admission, err = personality.NewSQLAdmission(ctx, db, logger); err != nil {
-			db.Close()
+			b.close()
 			return nil, err
 		}
 		return b, nil
+	case "gcp":
+		return openGCP(ctx, f, create, logger)
 	}
-	return nil, fmt.Errorf("--storage %q: want posix or mysql", *f.storage)
+	return nil, fmt.Errorf("--storage %q: want posix, mysql or gcp", *f.storage)
+}
+
+// gcpGiven reports whether any of --storage gcp's flags is set.
+func (f *storageFlags) gcpGiven() bool {
+	return *f.project != "" || *f.spanner != "" || *f.bucket != ""
+}
+
+// openGCP opens a log in a Spanner database and a GCS bucket.
+func openGCP(ctx context.Context, f *storageFlags, create bool, logger *slog.Logger) (*backend, error) {
+	if *f.spanner == "" || *f.bucket == "" || *f.logKey == "" {
+		return nil, errors.New("--storage gcp needs --spanner, --gcs-bucket and --log-key (see --help)")
+	}
+	if *f.data != "" || *f.dsn != "" {
+		return nil, errors.New("--data and --mysql-dsn are for --storage posix and mysql; a GCP log keeps everything in Spanner and GCS")
+	}
+	db, err := spannerDatabase(*f.project, *f.spanner)
+	if err != nil {
+		return nil, err
+	}
+	signer, verifier, vkey, err := loadLogKey(*f.logKey, *f.logKey+".pub", *f.origin)
+	if err != nil {
+		return nil, err
+	}
+	var closers []func()
+	b := &backend{signer: signer, verifier: verifier, vkey: vkey, close: func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}}
+	fail := func(err error) (*backend, error) {
+		b.close()
+		return nil, err
+	}
+	gc, err := gcs.NewClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("GCS client: %w", err)
+	}
+	closers = append(closers, func() { gc.Close() })
+	b.storage = vlog.GCP{Spanner: db, Bucket: *f.bucket, GCS: gc}
+	if err := b.checkCreate(ctx, f, create); err != nil {
+		return fail(err)
+	}
+	sc, err := spanner.NewClient(ctx, db)
+	if err != nil {
+		return fail(fmt.Errorf("opening a Spanner client for %s: %w", db, err))
+	}
+	closers = append(closers, sc.Close)
+	if b.admission, err = personality.NewSpannerAdmission(ctx, sc, logger); err != nil {
+		return fail(err)
+	}
+	if b.indexDB, err = index.OpenSpannerDB(ctx, db); err != nil {
+		return fail(err)
+	}
+	closers = append(closers, func() { b.indexDB.Close() })
+	b.blobs = personality.NewGCSBlobs(gc, *f.bucket)
+	return b, nil
+}
+
+// spannerDatabase is --spanner as projects/P/instances/I/databases/D.
+func spannerDatabase(project, db string) (string, error) {
+	if !strings.HasPrefix(db, "projects/") {
+		if project == "" {
+			return "", fmt.Errorf("--spanner %s: give projects/P/instances/I/databases/D, or --gcp-project", db)
+		}
+		db = "projects/" + project + "/" + db
+	}
+	parts := strings.Split(db, "/")
+	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "instances" || parts[4] != "databases" || slices.Contains(parts, "") {
+		return "", fmt.Errorf("--spanner %s: want projects/P/instances/I/databases/D", db)
+	}
+	if project != "" && parts[1] != project {
+		return "", fmt.Errorf("--spanner %s is in project %s, not --gcp-project %s", db, parts[1], project)
+	}
+	return db, nil
+}
+
+// checkCreate refuses shared storage that holds no log unless both the
+// caller (vigild, not reindex) and --create say to make one, and records
+// whether the log is new.
+func (b *backend) checkCreate(ctx context.Context, f *storageFlags, create bool) error {
+	exists, err := vlog.Exists(ctx, b.storage)
+	if err != nil {
+		return err
+	}
+	if !exists && !(create && *f.create) {
+		if create {
+			return fmt.Errorf("%s holds no log: start the first frontend of a new log with --create", b.storage)
+		}
+		return fmt.Errorf("%s holds no log", b.storage)
+	}
+	b.created = !exists
+	return nil
 }
 
 // followerConfig is the query index's place in a FollowerConfig.

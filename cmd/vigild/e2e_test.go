@@ -19,6 +19,7 @@ import (
 	tclient "github.com/transparency-dev/tessera/client"
 	"github.com/vigil-log/vigil/client"
 	"github.com/vigil-log/vigil/cmd/internal/e2e"
+	"github.com/vigil-log/vigil/log/gcptest"
 	"github.com/vigil-log/vigil/log/mysqltest"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -343,14 +344,21 @@ func TestDataDir(t *testing.T) {
 		{"directory of something else", nil, []string{"--data", notLog}, "not a vigil log"},
 		{"key readable by others", func() { os.Chmod(filepath.Join(data, "log.key"), 0o644) }, []string{"--data", data}, "readable by others"},
 		{"no trust roots", nil, []string{"--data", data, "--trust-roots", ""}, "--trust-roots is required"},
-		{"unknown storage", nil, []string{"--storage", "s3", "--data", data}, "want posix or mysql"},
-		{"posix with a DSN", nil, []string{"--data", data, "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "are for --storage mysql"},
+		{"unknown storage", nil, []string{"--storage", "s3", "--data", data}, "want posix, mysql or gcp"},
+		{"posix with a DSN", nil, []string{"--data", data, "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "are for --storage mysql or gcp"},
 		{"mysql without a DSN", nil, []string{"--storage", "mysql", "--log-key", mysqlKey}, "needs --mysql-dsn (or $VIGIL_MYSQL_DSN) and --log-key"},
 		{"mysql without a key", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "needs --mysql-dsn (or $VIGIL_MYSQL_DSN) and --log-key"},
 		{"mysql with a data directory", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil", "--log-key", mysqlKey, "--data", data}, "--data is for --storage posix"},
 		{"mysql DSN without a database", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/", "--log-key", mysqlKey}, "no database name"},
 		{"mysql database with no log, without --create", nil, []string{"--storage", "mysql", "--mysql-dsn", mysqltest.DSN(t), "--log-key", mysqlKey}, "start the first frontend of a new log with --create"},
-		{"posix with --create", nil, []string{"--data", data, "--create"}, "are for --storage mysql"},
+		{"posix with --create", nil, []string{"--data", data, "--create"}, "are for --storage mysql or gcp"},
+		{"posix with a bucket", nil, []string{"--data", data, "--gcs-bucket", "b"}, "are for --storage mysql or gcp"},
+		{"mysql with a Spanner database", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil", "--log-key", mysqlKey, "--spanner", "projects/p/instances/i/databases/d"}, "for gcp"},
+		{"gcp without a bucket", nil, []string{"--storage", "gcp", "--spanner", "projects/p/instances/i/databases/d", "--log-key", mysqlKey}, "needs --spanner, --gcs-bucket and --log-key"},
+		{"gcp with a DSN", nil, []string{"--storage", "gcp", "--spanner", "projects/p/instances/i/databases/d", "--gcs-bucket", "b", "--log-key", mysqlKey, "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil"}, "--data and --mysql-dsn are for"},
+		{"gcp short database without a project", nil, []string{"--storage", "gcp", "--spanner", "instances/i/databases/d", "--gcs-bucket", "b", "--log-key", mysqlKey}, "or --gcp-project"},
+		{"gcp malformed database", nil, []string{"--storage", "gcp", "--spanner", "projects/p/databases/d", "--gcs-bucket", "b", "--log-key", mysqlKey}, "want projects/P/instances/I/databases/D"},
+		{"gcp database of another project", nil, []string{"--storage", "gcp", "--gcp-project", "q", "--spanner", "projects/p/instances/i/databases/d", "--gcs-bucket", "b", "--log-key", mysqlKey}, "not --gcp-project q"},
 		{"mysql key without its .pub", nil, []string{"--storage", "mysql", "--mysql-dsn", "root@tcp(127.0.0.1:1)/vigil", "--log-key", noPub}, "log.key.pub"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -374,6 +382,21 @@ func TestDataDir(t *testing.T) {
 	os.Chmod(filepath.Join(data, "log.key"), 0o620)
 	if _, stderr, code := e2e.Run(t, "vigild", "--trust-roots", roots, "--listen", e2e.FreeAddr(t), "--data", data); code == 0 || !strings.Contains(stderr, "writable by its group") {
 		t.Errorf("a group-writable key: exit %d, %s", code, stderr)
+	}
+}
+
+// TestGCPNeedsCreate: an empty Spanner database and bucket become a log
+// only with --create (which the end-to-end tests on gcp pass).
+func TestGCPNeedsCreate(t *testing.T) {
+	e := gcptest.Emulator(t)
+	fleet := e2e.NewFleet(t)
+	roots := filepath.Join(fleet, "trust-roots.json")
+	keyDir := t.TempDir()
+	e2e.LogKey(t, keyDir)
+	args := []string{"--trust-roots", roots, "--listen", e2e.FreeAddr(t), "--storage", "gcp", "--gcp-project", gcptest.Project,
+		"--spanner", e.Database, "--gcs-bucket", e.Bucket, "--log-key", filepath.Join(keyDir, "log.key")}
+	if _, stderr, code := e2e.Run(t, "vigild", args...); code == 0 || !strings.Contains(stderr, "start the first frontend of a new log with --create") {
+		t.Errorf("vigild on empty GCP storage without --create: exit %d, stderr %q", code, stderr)
 	}
 }
 

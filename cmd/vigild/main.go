@@ -1,12 +1,14 @@
 // Command vigild is the vigil log server: a C2SP tlog-tiles log on Tessera's
-// POSIX or MySQL driver, with the personality that admits device evidence.
+// POSIX, MySQL or GCP driver, with the personality that admits device
+// evidence.
 //
 // Usage:
 //
 //	vigild --data DIR [--listen 127.0.0.1:8080] [--origin ORIGIN] --trust-roots FILE
 //	       [--witness-policy FILE] [--checkpoint-interval 250ms] [--batch-max-age 50ms]
 //	vigild --storage mysql --mysql-dsn DSN --log-key FILE --trust-roots FILE [...]
-//	vigild reindex (--data DIR | --storage mysql --mysql-dsn DSN --log-key FILE) --trust-roots FILE
+//	vigild --storage gcp --gcp-project P --spanner DB --gcs-bucket B --log-key FILE --trust-roots FILE [...]
+//	vigild reindex (--data DIR | --storage mysql|gcp ... --log-key FILE) --trust-roots FILE
 //
 // With --storage mysql the log, its antispam index, the SBOM blobs, the
 // query index and the index follower's state all live in the one database
@@ -17,6 +19,14 @@
 // date. The first frontend of a new log starts with --create, which creates
 // it in an empty database; without it, vigild refuses a database with no
 // log, and it always refuses one whose checkpoint the key does not verify.
+//
+// --storage gcp is the same on Google Cloud: Tessera's GCP driver sequences
+// in the Cloud Spanner database (--spanner) and writes tiles, bundles and
+// the checkpoint to the GCS bucket (--gcs-bucket), which also holds the SBOM
+// blobs; the antispam index, the admission locks, the query index and the
+// follower's state are in the Spanner database. Credentials are Google's
+// Application Default Credentials; SPANNER_EMULATOR_HOST and
+// STORAGE_EMULATOR_HOST point the clients at emulators.
 //
 // On posix, the first start with an empty (or missing) DIR creates the log: an
 // Ed25519 note key in DIR/log.key (mode 0600) named --origin, its verifier key
@@ -94,7 +104,7 @@ func main() {
 		listen       = flag.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
 		rootsFile    = flag.String("trust-roots", "", "trust-roots file: manufacturers, their keys and UDI prefixes (required)")
 		policyFile   = flag.String("witness-policy", "", "C2SP tlog-policy file of witnesses whose cosignatures each checkpoint needs (optional)")
-		cpInterval   = flag.Duration("checkpoint-interval", 0, "how often to publish a checkpoint while the tree grows (default 250ms on posix, 1s, the least Tessera allows, on mysql)")
+		cpInterval   = flag.Duration("checkpoint-interval", 0, "how often to publish a checkpoint while the tree grows (default 250ms on posix; on mysql and gcp the least Tessera allows, 1s and 1.2s)")
 		batchAge     = flag.Duration("batch-max-age", 50*time.Millisecond, "longest a submission waits to be sequenced in a batch")
 		batchSize    = flag.Uint("batch-max-size", 1024, "most entries sequenced in one batch")
 		waitTimeout  = flag.Duration("wait-timeout", 10*time.Second, "how long a submission waits for a checkpoint before answering 202")
@@ -107,6 +117,7 @@ func main() {
 Usage:
   vigild --data DIR --trust-roots FILE [--origin ORIGIN] [flags]
   vigild --storage mysql --mysql-dsn DSN --log-key FILE --trust-roots FILE [flags]
+  vigild --storage gcp --gcp-project P --spanner DB --gcs-bucket B --log-key FILE --trust-roots FILE [flags]
   vigild reindex ...   (rebuild the query index; vigild reindex --help)
 
 Example, first start (creates the log and DIR/log.vkey):
@@ -116,6 +127,11 @@ Example, a frontend of a log in MariaDB (start as many as you like):
   vigil keygen --type log --name example.com/vigil --out log.key
   VIGIL_MYSQL_DSN='vigil:secret@tcp(db:3306)/vigil' vigild --storage mysql \
       --log-key log.key --trust-roots trust-roots.json --listen :8080 [--create, the first time]
+
+Example, a frontend of a log in Cloud Spanner and GCS (as many as you like):
+  vigild --storage gcp --gcp-project my-project --spanner instances/vigil/databases/vigil \
+      --gcs-bucket my-project-vigil --log-key log.key --trust-roots trust-roots.json \
+      --listen :8080 [--create, the first time]
 
 Flags:
 `)

@@ -23,6 +23,7 @@ func reindex(args []string) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: vigild reindex --data DIR --trust-roots FILE
        vigild reindex --storage mysql --mysql-dsn DSN --log-key FILE --trust-roots FILE
+       vigild reindex --storage gcp --gcp-project P --spanner DB --gcs-bucket B --log-key FILE --trust-roots FILE
 
 Rebuilds the query index from the log alone: it discards the index and
 folds every entry again, as vigild's follower does, checking each entry's
@@ -32,7 +33,7 @@ On posix, the index is DIR/index; run it with vigild stopped, as it refuses
 to run beside one. vigild also rebuilds a missing index on its own, in the
 background, when it starts.
 
-On mysql, the index is in the log's database: reindex waits for the lease
+On mysql and gcp, the index is in the log's database: reindex waits for the lease
 on the index, which a running frontend's follower holds, and which another
 running frontend would take again at once; stop every frontend first.
 

@@ -20,36 +20,23 @@ skip() { echo "deploy lint: skipped: $*"; }
 CGO_ENABLED=0 $GO build -trimpath -o "$tmp/bin/" ./cmd/vigild ./cmd/vigil-witness
 
 # --- Flags: every --flag the deployment files pass exists in the binary. ---
-# Flags another change is adding to vigild with --storage gcp: reported, not
-# failed, while vigild's --help does not mention gcp at all. Once it does,
-# a missing one fails like any other; then this can go.
-PENDING_VIGILD="gcp-project spanner gcs-bucket"
-if "$tmp/bin/vigild" --help 2>&1 | grep -qw gcp; then
-	PENDING_VIGILD=
-fi
 flags_of() { # the flags a Go binary's --help lists
 	"$tmp/bin/$1" --help 2>&1 | sed -n 's/^  -\([a-z0-9-]*\).*/\1/p' | sort -u || true
 }
 used_flags() { # the --flags in files, comment lines left out
 	grep -hv '^[[:space:]]*#' "$@" | grep -o -- '--[a-z][a-z0-9-]*' | sed 's/^--//' | sort -u
 }
-check_flags() { # binary, pending flags, files...
-	bin=$1 pending=$2
-	shift 2
+check_flags() { # binary, files...
+	bin=$1
+	shift
 	have=$(flags_of "$bin")
 	for f in $(used_flags "$@"); do
-		if echo "$have" | grep -qx -- "$f"; then
-			continue
-		elif echo " $pending " | grep -q " $f "; then
-			echo "deploy lint: pending: $bin has no --$f yet (--storage gcp is not implemented; deploy/README.md)"
-		else
-			fail "$bin has no --$f, which deploy/ uses"
-		fi
+		echo "$have" | grep -qx -- "$f" || fail "$bin has no --$f, which deploy/ uses"
 	done
 }
-check_flags vigild "$PENDING_VIGILD" deploy/systemd/vigild.service deploy/systemd/vigild-mysql.conf \
+check_flags vigild deploy/systemd/vigild.service deploy/systemd/vigild-mysql.conf \
 	deploy/systemd/vigild.env deploy/k8s/deployment.yaml
-check_flags vigil-witness "" deploy/systemd/vigil-witness.service deploy/systemd/vigil-witness.env
+check_flags vigil-witness deploy/systemd/vigil-witness.service deploy/systemd/vigil-witness.env
 echo "deploy lint: flags checked against vigild and vigil-witness --help"
 
 # --- systemd: verify the units (and the MySQL drop-in), and measure them. ---

@@ -43,6 +43,7 @@ import (
 	"cloud.google.com/go/spanner/admin/instance/apiv1/instancepb"
 	"cloud.google.com/go/spanner/spannertest"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/vigil-log/vigil/log/internal/testproc"
 )
 
 // Project and Instance are the test project and Spanner instance.
@@ -232,7 +233,7 @@ func startEmulator() (addr string, stop func(), err error) {
 		addr = fmt.Sprintf("127.0.0.1:%d", port)
 		cmd := exec.Command(bin, "--host_port", addr)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
+		if err := testproc.Start(cmd); err != nil {
 			return "", nil, fmt.Errorf("starting %s: %w", bin, err)
 		}
 		done := make(chan struct{})

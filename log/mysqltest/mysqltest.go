@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/vigil-log/vigil/log/internal/testproc"
 )
 
 // server is the binary's shared server, started on first use.
@@ -146,7 +147,7 @@ func start() (dsn string, stop func(), err error) {
 		"--innodb-flush-log-at-trx-commit=2", "--innodb-buffer-pool-size=256M",
 		"--innodb-log-file-size=256M", "--max-connections=1000", "--skip-name-resolve",
 	}, user...)...)
-	if err := cmd.Start(); err != nil {
+	if err := testproc.Start(cmd); err != nil {
 		return fail(fmt.Errorf("starting mariadbd: %w", err))
 	}
 	exited := make(chan error, 1)

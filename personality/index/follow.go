@@ -31,8 +31,10 @@ type FollowerConfig struct {
 	// Dir holds the index (Dir/index.db) and the state of the audit that
 	// builds it (Dir/audit). Created if missing. Required unless DB is set.
 	Dir string
-	// DB, if set, is the log's MySQL database, which holds the index and
-	// the audit's state instead of Dir, for all the frontends of the log.
+	// DB, if set, is the log's MySQL or Cloud Spanner database, which
+	// holds the index and the audit's state instead of Dir, for all the
+	// frontends of the log. Its driver tells which: go-sql-spanner's (as
+	// OpenSpannerDB opens) is Spanner's, any other is taken for MySQL's.
 	// One follower at a time writes it, under a lease (see CatchUp); the
 	// caller closes DB after the Follower.
 	DB *sql.DB
@@ -60,7 +62,7 @@ type Follower struct {
 	unlock func()
 	// store and lease are those of a shared index (DB set), else nil.
 	store  *sqlStore
-	lease  *lease
+	lease  lease
 	report atomic.Pointer[client.AuditReport] // the last catch-up's, to tell new anomalies
 }
 
@@ -108,15 +110,16 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (*Follower, error) {
 // newSharedFollower opens the index in cfg.DB. A rebuild waits for the
 // lease, then empties the index and the audit's state.
 func newSharedFollower(ctx context.Context, cfg FollowerConfig) (*Follower, error) {
-	idx, err := OpenMySQL(ctx, cfg.DB)
+	d := sharedDialect(cfg.DB)
+	idx, err := openShared(ctx, cfg.DB, d)
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	l, err := newLease(ctx, cfg.DB)
+	l, err := d.newLease(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
-	store, err := newSQLStore(ctx, cfg.DB, l)
+	store, err := newSQLStore(ctx, cfg.DB, d, l)
 	if err != nil {
 		return nil, err
 	}

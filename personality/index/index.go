@@ -1,8 +1,9 @@
 // Package index is vigil's query index: the facts of a log's entries, as
 // [client.Audit] judges and folds them, kept in a SQL database, and the
 // queries of the log's query API over them. The database is an embedded
-// SQLite file (Open), or tables in a MySQL or MariaDB database that several
-// vigild share (OpenMySQL); the two give the same answers.
+// SQLite file (Open), or tables in a database that several vigild share: a
+// MySQL or MariaDB database (OpenMySQL) or a Cloud Spanner one
+// (OpenSpanner). The three give the same answers.
 //
 // The index is derived state. vigild builds it by auditing its own log
 // (Follow), and rebuilds it from the log alone when it is missing or behind;
@@ -11,10 +12,37 @@
 // have refused changes no answer: only its anomalies are kept.
 //
 // The database is written by one Audit at a time (client.Audit locks its
-// directory) and read concurrently: SQLite's write-ahead log, or InnoDB's
-// multiversioning, lets queries read the last committed state while the
-// follower writes, and each query reads in one transaction, so its answer is
-// of exactly TreeSize entries.
+// directory, a shared database's lease elects one writer) and read
+// concurrently: SQLite's write-ahead log, InnoDB's multiversioning, or
+// Spanner's read-only transactions let queries read the last committed state
+// while the follower writes, and each query reads in one transaction, so its
+// answer is of exactly TreeSize entries.
+//
+// # Cloud Spanner
+//
+// Spanner bounds a commit to 80,000 mutations, counted a cell at a time,
+// secondary indexes included. The index on Spanner therefore commits in
+// steps: Add commits, at the size it has reached, whenever the facts added
+// since the last commit near half that (an SBOM of thousands of components
+// may take several commits, its build's row last, so that queries see it
+// whole or not at all); Truncate cuts from the top down, each step leaving
+// the index as a Commit of a smaller size would. So the index may get ahead
+// of its audit's state, as after a crash between their commits, which
+// client.Audit mends with Truncate. A cut through many entries scans
+// idx_devices and idx_device_firmware once a step.
+//
+// Spanner also bounds an index key to 8 KiB: a component whose package-URL
+// key and version are longer together cannot be indexed, and the follower
+// stops at its SBOM with Spanner's error until vigil changes the index of
+// components (MySQL indexes a prefix of each). Statements take at most 950
+// arguments, so lists are passed as one array.
+//
+// The tests run on the Cloud Spanner emulator, which cannot show how real
+// Spanner plans and times the queries (the emulator has no query plans or
+// costs, and takes milliseconds a statement), nor the limit on mutations
+// (it committed 30,000 rows of an indexed table at once), nor how
+// concurrent writes wait (it runs one read-write transaction at a time: a
+// second aborts the first, which go-sql-spanner replays).
 package index
 
 import (
@@ -27,10 +55,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	spannerdriver "github.com/googleapis/go-sql-spanner"
 	"github.com/vigil-log/vigil/client"
+	vlog "github.com/vigil-log/vigil/log"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: no cgo, so the binaries stay static
 )
 
@@ -42,7 +73,7 @@ const File = "index.db"
 // shared with Tessera and the rest of vigil needs.
 const schemaVersion = 2
 
-// tables are the index's tables, in both dialects' SQL but for the column
+// tables are the index's tables, in every dialect's SQL but for the column
 // types, written as placeholders: {int}, {bool}, {blob}; text as {digest}
 // (a hex SHA-256), {id} (a UDI or DI), {label} (text client.NewEntry bounds)
 // or {text} (unbounded); and {prefix} after a {text} column in an index,
@@ -103,7 +134,14 @@ type Index struct {
 	// guard, if set, runs first in every write transaction and fails it
 	// if this process may no longer write (a shared index's lease).
 	guard func(ctx context.Context, tx *sql.Tx) error
+	// budget is d.budget, or a test's.
+	budget int
+	// testingOnlySplit, if set, runs after split commits.
+	testingOnlySplit func(size uint64)
 }
+
+// newIndex returns the index in db, whose tables exist.
+func newIndex(db *sql.DB, d *dialect) *Index { return &Index{db: db, d: d, budget: d.budget} }
 
 // writer is a write transaction and the statements prepared in it: the
 // fold runs the same few statements for every entry, and parsing each anew
@@ -111,16 +149,27 @@ type Index struct {
 type writer struct {
 	tx    *sql.Tx
 	d     *dialect
-	stmts map[string]*sql.Stmt
+	stmts map[string]*writeStmt
+	// mutations bounds those of the statements run (see table.mutations).
+	mutations int
+	// held counts the statements the driver holds back (see writeBatch).
+	held int
 }
 
-func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+// writeStmt is a prepared statement and the mutations of one run.
+type writeStmt struct {
+	*sql.Stmt
+	mutations int
+}
+
+func (w *writer) stmt(ctx context.Context, query string) (*writeStmt, error) {
 	st, ok := w.stmts[query]
 	if !ok {
-		var err error
-		if st, err = w.tx.PrepareContext(ctx, query); err != nil {
+		prepared, err := w.tx.PrepareContext(ctx, query)
+		if err != nil {
 			return nil, err
 		}
+		st = &writeStmt{prepared, writeMutations(query)}
 		w.stmts[query] = st
 	}
 	return st, nil
@@ -131,7 +180,19 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	_, err = st.ExecContext(ctx, args...)
+	if args, err = w.d.args(args); err != nil {
+		return err
+	}
+	if _, err = st.ExecContext(ctx, args...); err != nil {
+		return err
+	}
+	w.mutations += st.mutations
+	if b := w.d.batch; b != nil {
+		if w.held++; w.held == b.length {
+			w.held = 0
+			_, err = w.tx.ExecContext(ctx, b.run)
+		}
+	}
 	return err
 }
 
@@ -166,11 +227,13 @@ func Open(dir string) (*Index, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := checkVersion(ctx, db); err != nil {
+	if err := checkVersion(ctx, db, sqliteDialect); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Index{db: db, d: sqliteDialect, ownDB: true}, nil
+	x := newIndex(db, sqliteDialect)
+	x.ownDB = true
+	return x, nil
 }
 
 // OpenMySQL opens the index in a MySQL or MariaDB database, creating its
@@ -184,39 +247,119 @@ func Open(dir string) (*Index, error) {
 // statement at a time. With interpolateParams=true the driver saves a round
 // trip a statement: a device query took half the time on a local MariaDB.
 func OpenMySQL(ctx context.Context, db *sql.DB) (*Index, error) {
-	if err := create(ctx, db, mysqlDialect); err != nil {
+	return openShared(ctx, db, mysqlDialect)
+}
+
+// OpenSpannerDB opens a pool of connections to a Cloud Spanner database,
+// projects/P/instances/I/databases/D (a go-sql-spanner DSN, which may
+// carry ;name=value options), and checks that it answers. Google's client
+// library finds credentials itself (Application Default Credentials), and
+// the emulator through SPANNER_EMULATOR_HOST.
+func OpenSpannerDB(ctx context.Context, database string) (*sql.DB, error) {
+	db, err := sql.Open("spanner", database)
+	if err != nil {
+		return nil, fmt.Errorf("opening Spanner database %s: %w", database, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening Spanner database %s: %w", database, err)
+	}
+	return db, nil
+}
+
+// OpenSpanner opens the index in a Cloud Spanner database (GoogleSQL), as
+// OpenMySQL does in a MySQL one: db is a go-sql-spanner pool, such as
+// OpenSpannerDB's, which the caller closes after the Index. Creating the
+// tables is a schema change, which takes Spanner some seconds even when
+// they exist.
+func OpenSpanner(ctx context.Context, db *sql.DB) (*Index, error) {
+	return openShared(ctx, db, spannerDialect)
+}
+
+// openShared opens the index in a database that several processes may
+// share.
+func openShared(ctx context.Context, db *sql.DB, d *dialect) (*Index, error) {
+	if err := create(ctx, db, d); err != nil {
 		return nil, err
 	}
-	if err := checkVersion(ctx, db); err != nil {
+	if err := checkVersion(ctx, db, d); err != nil {
 		return nil, err
 	}
-	return &Index{db: db, d: mysqlDialect}, nil
+	return newIndex(db, d), nil
+}
+
+// sharedDialect is the dialect of a shared database, by its driver:
+// go-sql-spanner's is Cloud Spanner's; any other is taken for MySQL's.
+func sharedDialect(db *sql.DB) *dialect {
+	if _, ok := db.Driver().(*spannerdriver.Driver); ok {
+		return spannerDialect
+	}
+	return mysqlDialect
 }
 
 // create creates the index's tables if missing, one statement at a time (a
-// MySQL DSN may not allow several in one Exec).
+// MySQL DSN may not allow several in one Exec), or in one batch where d
+// batches its DDL.
 func create(ctx context.Context, db *sql.DB, d *dialect) error {
-	for _, s := range d.ddl() {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("creating the index's tables: %w", err)
-		}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("creating the index's tables: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO idx_meta (k, v) VALUES ('size', 0), ('version', ?)`+d.keep("k"), schemaVersion); err != nil {
+	defer conn.Close()
+	stmts := d.ddl()
+	if d.ddlBatch {
+		stmts = slices.Concat([]string{"START BATCH DDL"}, stmts, []string{"RUN BATCH"})
+	}
+	// Spanner makes one schema change at a time and refuses others: see
+	// log.RetrySchemaChange.
+	err = vlog.RetrySchemaChange(ctx, nil, func() error {
+		for _, s := range stmts {
+			if _, err := conn.ExecContext(ctx, s); err != nil {
+				if d.ddlBatch {
+					conn.ExecContext(ctx, "ABORT BATCH") // if the failure left one open
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("creating the index's tables: %w", err)
+	}
+	args, err := d.args([]any{"size", "version", schemaVersion})
+	if err == nil {
+		_, err = conn.ExecContext(ctx, d.keep("idx_meta", "k, v", "(?, 0), (?, ?)", "k"), args...)
+	}
+	if err != nil {
 		return fmt.Errorf("creating the index's tables: %w", err)
 	}
 	return nil
 }
 
 // checkVersion refuses an index of another schema version.
-func checkVersion(ctx context.Context, db *sql.DB) error {
+func checkVersion(ctx context.Context, db *sql.DB, d *dialect) error {
 	var v int
-	if err := db.QueryRowContext(ctx, `SELECT v FROM idx_meta WHERE k = 'version'`).Scan(&v); err != nil {
+	if err := queryMeta(ctx, db, d, "version", &v); err != nil {
 		return fmt.Errorf("reading the index's version: %w", err)
 	}
 	if v != schemaVersion {
-		return fmt.Errorf("the index is of schema version %d, and this vigil reads version %d: discard it (its file, or its idx_ tables in MySQL) and the follower rebuilds it from the log", v, schemaVersion)
+		return fmt.Errorf("the index is of schema version %d, and this vigil reads version %d: discard it (its file, or its idx_ tables in MySQL or Spanner) and the follower rebuilds it from the log", v, schemaVersion)
 	}
 	return nil
+}
+
+// queryer is a database, a transaction or a connection.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queryMeta reads idx_meta's value of k into v.
+func queryMeta(ctx context.Context, q queryer, d *dialect, k string, v any) error {
+	args, err := d.args([]any{k})
+	if err != nil {
+		return err
+	}
+	return q.QueryRowContext(ctx, `SELECT v FROM idx_meta WHERE k = ?`, args...).Scan(v)
 }
 
 // version1Tables are the tables of the first schema version, in SQLite.
@@ -255,7 +398,8 @@ func dropVersion1(ctx context.Context, db *sql.DB) error {
 }
 
 // Close rolls back facts added but not committed and, if Open opened the
-// database, closes it. It does not close the *sql.DB given to OpenMySQL.
+// database, closes it. It does not close the *sql.DB given to OpenMySQL or
+// OpenSpanner.
 func (x *Index) Close() error {
 	if x.w != nil {
 		x.w.tx.Rollback()
@@ -270,13 +414,12 @@ func (x *Index) Close() error {
 // Size returns the number of log entries the committed index covers.
 func (x *Index) Size(ctx context.Context) (uint64, error) {
 	var n uint64
-	if err := x.db.QueryRowContext(ctx, `SELECT v FROM idx_meta WHERE k = 'size'`).Scan(&n); err != nil {
+	if err := queryMeta(ctx, x.db, x.d, "size", &n); err != nil {
 		return 0, fmt.Errorf("reading the index's size: %w", err)
 	}
 	return n, nil
 }
 
-// begin returns the open write transaction, starting one if there is none.
 // guarded runs the guard, if any, in a write transaction.
 func (x *Index) guarded(ctx context.Context, tx *sql.Tx) error {
 	if x.guard == nil {
@@ -285,6 +428,26 @@ func (x *Index) guarded(ctx context.Context, tx *sql.Tx) error {
 	return x.guard(ctx, tx)
 }
 
+// inTx runs fn in a write transaction of its own, which guard, if set,
+// checks first, and commits it.
+func inTx(ctx context.Context, db *sql.DB, guard func(context.Context, *sql.Tx) error, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if guard != nil {
+		if err := guard(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// begin returns the open write transaction, starting one if there is none.
 func (x *Index) begin(ctx context.Context) (*writer, error) {
 	if x.w == nil {
 		// The transaction outlives the call: database/sql would roll it
@@ -298,34 +461,69 @@ func (x *Index) begin(ctx context.Context) (*writer, error) {
 			tx.Rollback()
 			return nil, err
 		}
-		x.w = &writer{tx: tx, d: x.d, stmts: map[string]*sql.Stmt{}}
+		if b := x.d.batch; b != nil {
+			for _, s := range b.begin {
+				if _, err := tx.ExecContext(ctx, s); err != nil {
+					tx.Rollback()
+					return nil, fmt.Errorf("starting a write: %w", err)
+				}
+			}
+		}
+		x.w = &writer{tx: tx, d: x.d, stmts: map[string]*writeStmt{}}
 	}
 	return x.w, nil
 }
 
-// Add records facts; see client.Indexer. They are visible to queries once
-// committed.
-func (x *Index) Add(ctx context.Context, facts []client.Fact) error {
+// write runs a statement in the open write transaction, starting one if
+// there is none.
+func (x *Index) write(ctx context.Context, query string, args ...any) error {
 	w, err := x.begin(ctx)
 	if err != nil {
 		return err
 	}
+	return w.exec(ctx, query, args...)
+}
+
+// split commits the open write transaction, recording size, once its
+// mutations reach the budget; the next write begins another. Every fact
+// below size must have been added.
+func (x *Index) split(ctx context.Context, size uint64) error {
+	if x.budget == 0 || x.w == nil || x.w.mutations < x.budget {
+		return nil
+	}
+	if err := x.Commit(ctx, size); err != nil {
+		return err
+	}
+	if x.testingOnlySplit != nil {
+		x.testingOnlySplit(size)
+	}
+	return nil
+}
+
+// Add records facts; see client.Indexer. They are visible to queries once
+// committed. Where the dialect has a budget (Spanner), Add also commits on
+// the way, at the index's size so far.
+func (x *Index) Add(ctx context.Context, facts []client.Fact) error {
 	for i := range facts {
-		if err := add(ctx, w, &facts[i]); err != nil {
-			return fmt.Errorf("indexing entry %d: %w", facts[i].Index, err)
+		f := &facts[i]
+		if err := x.split(ctx, f.Index); err != nil {
+			return err
+		}
+		if err := x.add(ctx, f); err != nil {
+			return fmt.Errorf("indexing entry %d: %w", f.Index, err)
 		}
 	}
 	return nil
 }
 
-// add records one fact in w.
-func add(ctx context.Context, w *writer, f *client.Fact) error {
+// add records one fact.
+func (x *Index) add(ctx context.Context, f *client.Fact) error {
 	for n, an := range f.Anomalies {
 		body, err := json.Marshal(an)
 		if err != nil {
 			return err
 		}
-		if err := w.exec(ctx, `REPLACE INTO idx_anomalies (idx, n, code, body) VALUES (?, ?, ?, ?)`, f.Index, n, an.Code, body); err != nil {
+		if err := x.write(ctx, x.d.replace+` INTO idx_anomalies (idx, n, code, body) VALUES (?, ?, ?, ?)`, f.Index, n, an.Code, body); err != nil {
 			return err
 		}
 	}
@@ -337,86 +535,105 @@ func add(ctx context.Context, w *writer, f *client.Fact) error {
 	case client.KindEnrollment:
 		u := e.UDI()
 		// The first enrollment of a key wins, as in client.State.
-		err := w.exec(ctx, `INSERT INTO idx_devices (key_id, device_id, udi, di, manufacturer, model, enrollment) VALUES (?, ?, ?, ?, ?, ?, ?)`+w.d.keep("key_id"),
+		return x.write(ctx, x.d.keep("idx_devices", "key_id, device_id, udi, di, manufacturer, model, enrollment", placeholders(7), "key_id"),
 			e.DeviceKey().ID(), u.DeviceID(), u.String(), u.DI.String(), f.Manufacturer, e.Enrollment.Model, f.Index)
-		return err
 	case client.KindAttestation:
-		return addAttestation(ctx, w, f)
+		return x.addAttestation(ctx, f)
 	case client.KindSBOM:
-		return addSBOM(ctx, w, f)
+		return x.addSBOM(ctx, f)
 	case client.KindRevocation:
 		t := e.Revocation.Target
 		target := t.ID
 		if t.Type == client.TargetUDI {
 			target = e.UDI().DeviceID()
 		}
-		err := w.exec(ctx, `REPLACE INTO idx_revocations (idx, type, target) VALUES (?, ?, ?)`, f.Index, t.Type, target)
-		return err
+		return x.write(ctx, x.d.replace+` INTO idx_revocations (idx, type, target) VALUES (?, ?, ?)`, f.Index, t.Type, target)
 	case client.KindFieldAction:
 		body, err := json.Marshal(e.FieldAction)
 		if err != nil {
 			return err
 		}
-		err = w.exec(ctx, `REPLACE INTO idx_field_actions (idx, id, manufacturer, body) VALUES (?, ?, ?, ?)`, f.Index, e.FieldAction.ID, f.Manufacturer, body)
-		return err
+		return x.write(ctx, x.d.replace+` INTO idx_field_actions (idx, id, manufacturer, body) VALUES (?, ?, ?, ?)`, f.Index, e.FieldAction.ID, f.Manufacturer, body)
 	}
 	return nil
 }
 
-func addAttestation(ctx context.Context, w *writer, f *client.Fact) error {
+func (x *Index) addAttestation(ctx context.Context, f *client.Fact) error {
 	e, at := f.Entry, f.Entry.Attestation
 	keyID, t := e.SignerKeyID(), at.Time.UnixNano()
 	fw := at.Firmware
-	if err := w.exec(ctx, `REPLACE INTO idx_attestations (idx, key_id, seq, time, firmware, version, head) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	if err := x.write(ctx, x.d.replace+` INTO idx_attestations (idx, key_id, seq, time, firmware, version, head) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		f.Index, keyID, at.Seq, t, fw.Digest, fw.Version, f.Head); err != nil {
 		return err
 	}
 	if f.Head {
-		if err := w.exec(ctx, `UPDATE idx_devices SET latest = ?, latest_seq = ?, latest_time = ?, latest_firmware = ?, latest_version = ?
+		if err := x.write(ctx, `UPDATE idx_devices SET latest = ?, latest_seq = ?, latest_time = ?, latest_firmware = ?, latest_version = ?
 			WHERE key_id = ? AND (latest IS NULL OR latest < ?)`, f.Index, at.Seq, t, fw.Digest, fw.Version, keyID, f.Index); err != nil {
 			return err
 		}
 	}
-	if err := w.exec(ctx, `INSERT INTO idx_device_firmware (key_id, firmware, first) VALUES (?, ?, ?)`+w.d.least("key_id, firmware", "first"),
+	if err := x.write(ctx, x.d.least("idx_device_firmware", "key_id, firmware, first", "key_id, firmware", "first"),
 		keyID, fw.Digest, f.Index); err != nil {
 		return err
 	}
-	err := w.exec(ctx, `INSERT INTO idx_model_firmware (firmware, di, first) VALUES (?, ?, ?)`+w.d.least("firmware, di", "first"),
+	return x.write(ctx, x.d.least("idx_model_firmware", "firmware, di, first", "firmware, di", "first"),
 		fw.Digest, e.UDI().DI.String(), f.Index)
-	return err
 }
 
 // addSBOM records a firmware build from its first SBOM, with the SBOM's
 // components; a later SBOM of the same build changes nothing, as in the
-// audit.
-func addSBOM(ctx context.Context, w *writer, f *client.Fact) error {
+// audit. The build's row goes in last, so that a query, which finds
+// components through it (see reader.components), sees none of an SBOM
+// whose components split committed in part; components of the entry that
+// a split or a Truncate left behind go first.
+func (x *Index) addSBOM(ctx context.Context, f *client.Fact) error {
 	e, digest := f.Entry, f.Entry.FirmwareDigest()
-	if err := w.exec(ctx, `INSERT INTO idx_firmware (digest, name, version, manufacturer, sbom) VALUES (?, ?, ?, ?, ?)`+w.d.keep("digest"),
-		digest, e.SBOM.Name, e.SBOM.Version, f.Manufacturer, f.Index); err != nil {
+	if first, ok, err := x.firstSBOM(ctx, digest); err != nil {
 		return err
-	}
-	var first uint64
-	st, err := w.stmt(ctx, `SELECT sbom FROM idx_firmware WHERE digest = ?`)
-	if err != nil {
-		return err
-	}
-	if err := st.QueryRowContext(ctx, digest).Scan(&first); err != nil {
-		return err
-	}
-	if first != f.Index {
+	} else if ok && first != f.Index {
 		return nil
+	}
+	if err := x.write(ctx, `DELETE FROM idx_components WHERE sbom = ?`, f.Index); err != nil {
+		return err
 	}
 	for i, c := range e.SBOM.Components {
 		key, _, err := client.PackageKey(c.PURL)
 		if err != nil {
 			key = "" // no package URL, or one the purl library refuses: found by no purl query
 		}
-		if err := w.exec(ctx, `REPLACE INTO idx_components (sbom, ord, firmware, name, version, purl, purl_key, cpe) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		if err := x.write(ctx, x.d.replace+` INTO idx_components (sbom, ord, firmware, name, version, purl, purl_key, cpe) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.Index, i, digest, c.Name, c.Version, c.PURL, key, c.CPE); err != nil {
 			return err
 		}
+		if err := x.split(ctx, f.Index); err != nil {
+			return err
+		}
 	}
-	return nil
+	return x.write(ctx, x.d.keep("idx_firmware", "digest, name, version, manufacturer, sbom", placeholders(5), "digest"),
+		digest, e.SBOM.Name, e.SBOM.Version, f.Manufacturer, f.Index)
+}
+
+// firstSBOM returns the index of the first SBOM of a build, if the index
+// has it, as the open write transaction sees it.
+func (x *Index) firstSBOM(ctx context.Context, digest string) (uint64, bool, error) {
+	w, err := x.begin(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	st, err := w.stmt(ctx, `SELECT sbom FROM idx_firmware WHERE digest = ?`)
+	if err != nil {
+		return 0, false, err
+	}
+	args, err := x.d.args([]any{digest})
+	if err != nil {
+		return 0, false, err
+	}
+	var first uint64
+	err = st.QueryRowContext(ctx, args...).Scan(&first)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return first, err == nil, err
 }
 
 // Commit makes the facts added durable and records size; see
@@ -427,7 +644,7 @@ func (x *Index) Commit(ctx context.Context, size uint64) error {
 		return err
 	}
 	x.w = nil
-	if err := w.exec(ctx, `UPDATE idx_meta SET v = ? WHERE k = 'size'`, size); err != nil {
+	if err := w.exec(ctx, `UPDATE idx_meta SET v = ? WHERE k = ?`, size, "size"); err != nil {
 		w.tx.Rollback()
 		return fmt.Errorf("recording the index's size: %w", err)
 	}
@@ -437,44 +654,123 @@ func (x *Index) Commit(ctx context.Context, size uint64) error {
 	return nil
 }
 
+// cuts are the statements that cut the index to a size (their one
+// argument), but for idx_components and idx_meta.
+var cuts = []string{
+	`DELETE FROM idx_anomalies WHERE idx >= ?`,
+	`DELETE FROM idx_devices WHERE enrollment >= ?`,
+	`DELETE FROM idx_attestations WHERE idx >= ?`,
+	// first is the least index of the pair's attestations: a pair
+	// first seen at or above size has no attestation below it.
+	`DELETE FROM idx_device_firmware WHERE first >= ?`,
+	`DELETE FROM idx_model_firmware WHERE first >= ?`,
+	`DELETE FROM idx_firmware WHERE sbom >= ?`,
+	`DELETE FROM idx_revocations WHERE idx >= ?`,
+	`DELETE FROM idx_field_actions WHERE idx >= ?`,
+	relatest,
+}
+
 // Truncate drops the uncommitted facts and every fact of an index at or
 // above size; see client.Indexer.
+//
+// It cuts the index, then the components of the SBOMs cut, which no query
+// sees without their build's row. Where the dialect has a budget (Spanner),
+// it cuts a step of entries at a time from the top down, each step leaving
+// the index as a Commit of a smaller size would, and the components in
+// batches.
 func (x *Index) Truncate(ctx context.Context, size uint64) error {
 	if x.w != nil {
 		x.w.tx.Rollback()
 		x.w = nil
 	}
-	tx, err := x.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("starting a write: %w", err)
+	if err := x.inSteps(ctx, size, x.cut); err != nil {
+		return fmt.Errorf("truncating the index to %d entries: %w", size, err)
 	}
-	defer tx.Rollback()
-	if err := x.guarded(ctx, tx); err != nil {
-		return err
-	}
-	for _, q := range []string{
-		`DELETE FROM idx_anomalies WHERE idx >= ?`,
-		`DELETE FROM idx_devices WHERE enrollment >= ?`,
-		`DELETE FROM idx_attestations WHERE idx >= ?`,
-		// first is the least index of the pair's attestations: a pair
-		// first seen at or above size has no attestation below it.
-		`DELETE FROM idx_device_firmware WHERE first >= ?`,
-		`DELETE FROM idx_model_firmware WHERE first >= ?`,
-		`DELETE FROM idx_firmware WHERE sbom >= ?`,
-		`DELETE FROM idx_components WHERE sbom >= ?`,
-		`DELETE FROM idx_revocations WHERE idx >= ?`,
-		`DELETE FROM idx_field_actions WHERE idx >= ?`,
-		relatest,
-		`UPDATE idx_meta SET v = ? WHERE k = 'size'`,
-	} {
-		if _, err := tx.ExecContext(ctx, q, size); err != nil {
-			return fmt.Errorf("truncating the index to %d entries: %w", size, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing the truncated index: %w", err)
+	if err := x.inSteps(ctx, size, x.cutComponents); err != nil {
+		return fmt.Errorf("truncating the index's components to %d entries: %w", size, err)
 	}
 	return nil
+}
+
+// inSteps runs step, each time in a guarded transaction of its own, until
+// it reports that it is done.
+func (x *Index) inSteps(ctx context.Context, size uint64, step func(context.Context, *sql.Tx, uint64) (bool, error)) error {
+	for done := false; !done; {
+		if err := inTx(ctx, x.db, x.guard, func(tx *sql.Tx) error {
+			var err error
+			done, err = step(ctx, tx, size)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cut cuts the index in tx to size, or, where a step of the budget's
+// entries is less, by that step, reporting whether it reached size.
+func (x *Index) cut(ctx context.Context, tx *sql.Tx, size uint64) (bool, error) {
+	to := size
+	if x.budget > 0 {
+		var n uint64
+		if err := queryMeta(ctx, tx, x.d, "size", &n); err != nil {
+			return false, err
+		}
+		if step := x.truncateStep(); n > size+step {
+			to = n - step
+		}
+	}
+	args, err := x.d.args([]any{to, "size"})
+	if err != nil {
+		return false, err
+	}
+	for _, q := range cuts {
+		if _, err := tx.ExecContext(ctx, q, args[0]); err != nil {
+			return false, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE idx_meta SET v = ? WHERE k = ?`, args...); err != nil {
+		return false, err
+	}
+	return to == size, nil
+}
+
+// truncateStep is the entries one step of Truncate cuts: the budget over
+// the mutations of the most rows one entry's facts write outside
+// idx_components (one a table, and a device's latest set again).
+func (x *Index) truncateStep() uint64 {
+	per := 0
+	for i := range tables {
+		if tables[i].name != "idx_components" {
+			per += tables[i].mutations()
+		}
+	}
+	per += rowMutations("idx_devices")
+	return uint64(max(1, x.budget/per))
+}
+
+// cutComponents deletes, in tx, the components of SBOMs at or above size:
+// all, or the budget's worth, reporting whether none are left.
+func (x *Index) cutComponents(ctx context.Context, tx *sql.Tx, size uint64) (bool, error) {
+	args, err := x.d.args([]any{size})
+	if err != nil {
+		return false, err
+	}
+	if x.budget > 0 {
+		// The key of the first component past one batch, if any.
+		var sbom, ord int64
+		batch := max(1, x.budget/rowMutations("idx_components"))
+		err := tx.QueryRowContext(ctx, `SELECT sbom, ord FROM idx_components WHERE sbom >= ? ORDER BY sbom, ord LIMIT 1 OFFSET ?`, args[0], batch).Scan(&sbom, &ord)
+		switch {
+		case err == nil:
+			_, err = tx.ExecContext(ctx, `DELETE FROM idx_components WHERE sbom >= ? AND (sbom < ? OR (sbom = ? AND ord < ?))`, args[0], sbom, sbom, ord)
+			return false, err
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM idx_components WHERE sbom >= ?`, args...)
+	return err == nil, err
 }
 
 // relatest sets the latest attestation of each device whose latest was cut
@@ -498,7 +794,11 @@ var relatest = func() string {
 // It is not guarded: a checkpoint the log published is true whoever records
 // it, and recording it twice keeps the first.
 func (x *Index) RecordCheckpoint(ctx context.Context, size uint64, raw []byte) error {
-	if _, err := x.db.ExecContext(ctx, `INSERT INTO idx_checkpoints (size, raw) VALUES (?, ?)`+x.d.keep("size"), size, raw); err != nil {
+	args, err := x.d.args([]any{size, raw})
+	if err == nil {
+		_, err = x.db.ExecContext(ctx, x.d.keep("idx_checkpoints", "size, raw", "(?, ?)", "size"), args...)
+	}
+	if err != nil {
 		return fmt.Errorf("recording checkpoint %d: %w", size, err)
 	}
 	return nil
@@ -511,7 +811,10 @@ func (x *Index) CheckpointCovering(ctx context.Context, index uint64) ([]byte, e
 	var raw []byte
 	err := sql.ErrNoRows // the databases' integers are signed: no size exceeds an index above MaxInt64
 	if index <= math.MaxInt64 {
-		err = x.db.QueryRowContext(ctx, `SELECT raw FROM idx_checkpoints WHERE size > ? ORDER BY size LIMIT 1`, index).Scan(&raw)
+		var args []any
+		if args, err = x.d.args([]any{index}); err == nil {
+			err = x.db.QueryRowContext(ctx, `SELECT raw FROM idx_checkpoints WHERE size > ? ORDER BY size LIMIT 1`, args...).Scan(&raw)
+		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("no recorded checkpoint includes entry %d: %w", index, ErrNotFound)

@@ -12,10 +12,12 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
+	"github.com/vigil-log/vigil/log/gcptest"
+	"github.com/vigil-log/vigil/log/logtest"
 	"github.com/vigil-log/vigil/log/mysqltest"
 )
 
-func TestMain(m *testing.M) { mysqltest.Main(m) }
+func TestMain(m *testing.M) { logtest.Main(m) }
 
 // backend is one of the databases the index runs on.
 type backend struct {
@@ -23,24 +25,65 @@ type backend struct {
 	// store makes an empty database that lasts as long as tb and returns a
 	// function that opens the index in it.
 	store func(tb testing.TB) func() (*Index, error)
+	// tables lists the names of the database's tables.
+	tables string
 }
 
-// backends are the index's backends. The MySQL one runs on log/mysqltest's
-// MariaDB server, and skips where there is none (but under CI).
-var backends = []backend{
-	{"sqlite", func(tb testing.TB) func() (*Index, error) {
+// sharedBackend is a database that several processes share.
+type sharedBackend struct {
+	name string
+	// database makes an empty database that lasts as long as tb and
+	// returns a function that opens a pool of connections to it (another
+	// process's, say), closed when tb ends.
+	database func(tb testing.TB) func() *sql.DB
+	// open opens the index in a database.
+	open   func(ctx context.Context, db *sql.DB) (*Index, error)
+	tables string
+}
+
+// sharedBackends are the databases several vigild share: MySQL, on
+// log/mysqltest's MariaDB server, and Cloud Spanner, on log/gcptest's
+// emulator (the environment the emulator sets is the process's: tests
+// using it are not parallel).
+var sharedBackends = []sharedBackend{
+	{"mysql", func(tb testing.TB) func() *sql.DB {
+		dsn := mysqltest.DSN(tb)
+		return func() *sql.DB {
+			db, err := sql.Open("mysql", dsn)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { db.Close() })
+			return db
+		}
+	}, OpenMySQL, `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()`},
+	{"spanner", func(tb testing.TB) func() *sql.DB {
+		e := gcptest.Emulator(tb)
+		return func() *sql.DB {
+			db, err := OpenSpannerDB(context.Background(), e.Database)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { db.Close() })
+			return db
+		}
+	}, OpenSpanner, `SELECT table_name FROM information_schema.tables WHERE table_schema = ''`},
+}
+
+// backends are the index's backends: SQLite, and the shared ones.
+var backends = func() []backend {
+	out := []backend{{"sqlite", func(tb testing.TB) func() (*Index, error) {
 		dir := tb.TempDir()
 		return func() (*Index, error) { return Open(dir) }
-	}},
-	{"mysql", func(tb testing.TB) func() (*Index, error) {
-		db, err := sql.Open("mysql", mysqltest.DSN(tb))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { db.Close() })
-		return func() (*Index, error) { return OpenMySQL(context.Background(), db) }
-	}},
-}
+	}, `SELECT name FROM sqlite_master WHERE type = 'table'`}}
+	for _, sb := range sharedBackends {
+		out = append(out, backend{sb.name, func(tb testing.TB) func() (*Index, error) {
+			db := sb.database(tb)()
+			return func() (*Index, error) { return sb.open(context.Background(), db) }
+		}, sb.tables})
+	}
+	return out
+}()
 
 // open opens the index in a new database of the backend, closed when tb
 // ends.
@@ -82,18 +125,14 @@ func TestOpenRelative(t *testing.T) {
 }
 
 // TestTables checks that the index creates exactly its idx_ tables, which
-// leave the names of a MySQL database's other tables (Tessera's, vigil's
+// leave the names of a shared database's other tables (Tessera's, vigil's
 // vigil_ ones) free, and that opening it again changes nothing.
 func TestTables(t *testing.T) {
 	forBackends(t, func(t *testing.T, be backend) {
 		open := be.store(t)
 		mustOpen(t, open)
 		x := mustOpen(t, open)
-		q := `SELECT name FROM sqlite_master WHERE type = 'table'`
-		if be.name == "mysql" {
-			q = `SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()`
-		}
-		rows, err := x.db.Query(q)
+		rows, err := x.db.Query(be.tables)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +165,11 @@ func TestVersion(t *testing.T) {
 	forBackends(t, func(t *testing.T, be backend) {
 		open := be.store(t)
 		x := mustOpen(t, open)
-		if _, err := x.db.Exec(`UPDATE idx_meta SET v = 99 WHERE k = 'version'`); err != nil {
+		args, err := x.d.args([]any{"version"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.db.Exec(`UPDATE idx_meta SET v = 99 WHERE k = ?`, args...); err != nil {
 			t.Fatal(err)
 		}
 		y, err := open()
@@ -181,7 +224,7 @@ func TestVersion1(t *testing.T) {
 }
 
 // TestClose checks that Close closes the database Open opened, and not the
-// one given to OpenMySQL, which its caller owns.
+// one given to OpenMySQL or OpenSpanner, which its caller owns.
 func TestClose(t *testing.T) {
 	forBackends(t, func(t *testing.T, be backend) {
 		x, err := be.store(t)()
@@ -192,8 +235,8 @@ func TestClose(t *testing.T) {
 			t.Fatalf("Close = %v", err)
 		}
 		err = x.db.Ping()
-		if open := err == nil; open != (be.name == "mysql") {
-			t.Errorf("after Close, the database answers a ping: %v; want %v", open, be.name == "mysql")
+		if open := err == nil; open != (be.name != "sqlite") {
+			t.Errorf("after Close, the database answers a ping: %v; want %v", open, be.name != "sqlite")
 		}
 	})
 }

@@ -30,7 +30,7 @@ func (x *Index) read(ctx context.Context) (*reader, error) {
 		return nil, fmt.Errorf("reading the index: %w", err)
 	}
 	r := &reader{tx: tx, d: x.d}
-	if err := tx.QueryRowContext(ctx, `SELECT v FROM idx_meta WHERE k = 'size'`).Scan(&r.size); err != nil {
+	if err := queryMeta(ctx, tx, x.d, "size", &r.size); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("reading the index: %w", err)
 	}
@@ -38,6 +38,29 @@ func (x *Index) read(ctx context.Context) (*reader, error) {
 }
 
 func (r *reader) close() { r.tx.Rollback() }
+
+// query runs a query in the read.
+func (r *reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	args, err := r.d.args(args)
+	if err != nil {
+		return nil, err
+	}
+	return r.tx.QueryContext(ctx, query, args...)
+}
+
+// queryRow runs a query of at most one row in the read.
+func (r *reader) queryRow(ctx context.Context, query string, args ...any) scanner {
+	args, err := r.d.args(args)
+	if err != nil {
+		return errScanner{err}
+	}
+	return r.tx.QueryRowContext(ctx, query, args...)
+}
+
+// errScanner is a row whose query could not run.
+type errScanner struct{ err error }
+
+func (e errScanner) Scan(...any) error { return e.err }
 
 // inRead runs fn in one read of the index.
 func inRead[T any](ctx context.Context, x *Index, fn func(r *reader) (T, error)) (T, error) {
@@ -134,7 +157,7 @@ func (r *reader) refs(ctx context.Context, page Page, queries ...query) ([]clien
 	out := []client.DeviceRef{}
 	n := page.limit() + 1
 	for _, q := range queries {
-		rows, err := r.tx.QueryContext(ctx, `SELECT `+refColumns+` FROM idx_devices WHERE `+q.where+` AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(q.args, []any{page.After, n})...)
+		rows, err := r.query(ctx, `SELECT `+refColumns+` FROM idx_devices WHERE `+q.where+` AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(q.args, []any{page.After, n})...)
 		if err != nil {
 			return nil, err
 		}
@@ -185,7 +208,7 @@ type query struct {
 // devices returns the first page.limit()+1 devices a query selects after
 // page.After, sorted by UDI.
 func (r *reader) devices(ctx context.Context, page Page, where string, args ...any) ([]*device, error) {
-	rows, err := r.tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM idx_devices WHERE (`+where+`) AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(args, []any{page.After, page.limit() + 1})...)
+	rows, err := r.query(ctx, `SELECT `+deviceColumns+` FROM idx_devices WHERE (`+where+`) AND udi > ? ORDER BY udi LIMIT ?`, slices.Concat(args, []any{page.After, page.limit() + 1})...)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +231,7 @@ func (r *reader) device(ctx context.Context, udi string) (*device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
-	d, err := scanDevice(r.tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM idx_devices WHERE device_id = ? ORDER BY enrollment LIMIT 1`, u.DeviceID()))
+	d, err := scanDevice(r.queryRow(ctx, `SELECT `+deviceColumns+` FROM idx_devices WHERE device_id = ? ORDER BY enrollment LIMIT 1`, u.DeviceID()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("device %s: %w", u, ErrNotFound)
 	}
@@ -235,7 +258,7 @@ func scanAttestation(s scanner, before ...any) (*client.AttestationRef, error) {
 // attestation returns the one attestation a query selects from
 // idx_attestations, named in the FROM clause as from, or nil.
 func (r *reader) attestation(ctx context.Context, from, where string, args ...any) (*client.AttestationRef, error) {
-	a, err := scanAttestation(r.tx.QueryRowContext(ctx, `SELECT `+attestationColumns+` FROM `+from+` WHERE `+where, args...))
+	a, err := scanAttestation(r.queryRow(ctx, `SELECT `+attestationColumns+` FROM `+from+` WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -246,11 +269,11 @@ func (r *reader) attestation(ctx context.Context, from, where string, args ...an
 func (x *Index) Device(ctx context.Context, udi string) (*client.DeviceInfo, error) {
 	return onDevice(ctx, x, udi, func(r *reader, d *device) (*client.DeviceInfo, error) {
 		info := &client.DeviceInfo{TreeSize: r.size, DeviceRef: d.DeviceRef, KeyID: d.keyID, Manufacturer: d.manufacturer, Model: d.model, Status: client.StatusActive}
-		if err := r.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM idx_attestations WHERE key_id = ?`, d.keyID).Scan(&info.Attestations); err != nil {
+		if err := r.queryRow(ctx, `SELECT COUNT(*) FROM idx_attestations WHERE key_id = ?`, d.keyID).Scan(&info.Attestations); err != nil {
 			return nil, fmt.Errorf("counting attestations: %w", err)
 		}
 		u, _ := client.ParseUDI(d.UDI)
-		rows, err := r.tx.QueryContext(ctx, `SELECT idx FROM idx_revocations WHERE (type = ? AND target = ?) OR (type = ? AND target = ?) ORDER BY idx`,
+		rows, err := r.query(ctx, `SELECT idx FROM idx_revocations WHERE (type = ? AND target = ?) OR (type = ? AND target = ?) ORDER BY idx`,
 			client.TargetDeviceKey, d.keyID, client.TargetUDI, u.DeviceID())
 		if err != nil {
 			return nil, fmt.Errorf("reading revocations: %w", err)
@@ -303,7 +326,7 @@ func (x *Index) History(ctx context.Context, udi string, from uint64, limit int)
 			// high (and SQLite's driver refuses the argument).
 			return h, nil
 		}
-		rows, err := r.tx.QueryContext(ctx, `SELECT `+attestationColumns+` FROM idx_attestations WHERE key_id = ? AND seq >= ? ORDER BY seq, idx LIMIT ?`, d.keyID, from, limit+1)
+		rows, err := r.query(ctx, `SELECT `+attestationColumns+` FROM idx_attestations WHERE key_id = ? AND seq >= ? ORDER BY seq, idx LIMIT ?`, d.keyID, from, limit+1)
 		if err != nil {
 			return nil, fmt.Errorf("reading attestations: %w", err)
 		}
@@ -349,7 +372,7 @@ func (x *Index) History(ctx context.Context, udi string, from uint64, limit int)
 // has, which are the first of that seq in log order.
 func (r *reader) sameSeq(ctx context.Context, keyID string, seq uint64, have []client.AttestationRef) ([]client.AttestationRef, error) {
 	last := have[len(have)-1].Index
-	rows, err := r.tx.QueryContext(ctx, `SELECT `+attestationColumns+` FROM idx_attestations WHERE key_id = ? AND seq = ? AND idx > ? ORDER BY idx`, keyID, seq, last)
+	rows, err := r.query(ctx, `SELECT `+attestationColumns+` FROM idx_attestations WHERE key_id = ? AND seq = ? AND idx > ? ORDER BY idx`, keyID, seq, last)
 	if err != nil {
 		return nil, err
 	}
@@ -427,13 +450,8 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		if len(comps) == 0 {
 			return out, nil
 		}
-		digests := make([]any, 0, len(comps))
-		for d := range comps {
-			digests = append(digests, d)
-		}
-		slices.SortFunc(digests, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
-		in := placeholders(len(digests))
-		rows, err := r.tx.QueryContext(ctx, `SELECT digest, name, version, manufacturer, sbom FROM idx_firmware WHERE digest IN `+in+` ORDER BY digest`, digests...)
+		in, digests := r.d.in(slices.Sorted(maps.Keys(comps)))
+		rows, err := r.query(ctx, `SELECT digest, name, version, manufacturer, sbom FROM idx_firmware WHERE digest IN `+in+` ORDER BY digest`, digests...)
 		if err != nil {
 			return nil, fmt.Errorf("reading firmware: %w", err)
 		}
@@ -457,8 +475,8 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		}
 		// The models that ever ran an affected build; their devices that have
 		// not reported since (or ever) are in an unknown state.
-		var models []any
-		mrows, err := r.tx.QueryContext(ctx, `SELECT DISTINCT di FROM idx_model_firmware WHERE firmware IN `+in+` ORDER BY di`, digests...)
+		var models []string
+		mrows, err := r.query(ctx, `SELECT DISTINCT di FROM idx_model_firmware WHERE firmware IN `+in+` ORDER BY di`, digests...)
 		if err != nil {
 			return nil, fmt.Errorf("reading models: %w", err)
 		}
@@ -472,7 +490,7 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 		}
 		mrows.Close()
 		if len(models) > 0 {
-			in := placeholders(len(models))
+			in, models := r.d.in(models)
 			if out.Unknown, err = r.refs(ctx, q.Page,
 				query{`di IN ` + in + ` AND latest_time IS NULL`, models},
 				query{`di IN ` + in + ` AND latest_time < ?`, slices.Concat(models, []any{since})}); err != nil {
@@ -486,15 +504,17 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 
 // components returns, by firmware digest, the components of first SBOMs
 // whose package-URL key is one of keys, of the given version if not "",
-// that keep (if not nil) keeps.
+// that keep (if not nil) keeps. It reads them through their build's row,
+// which Add writes after them (see Index.addSBOM).
 func (r *reader) components(ctx context.Context, keys []string, version string, keep func(client.Component) bool) (map[string][]client.Component, error) {
 	out := map[string][]client.Component{}
 	for _, key := range keys {
-		q, args := `SELECT firmware, name, version, purl, cpe FROM idx_components WHERE purl_key = ?`, []any{key}
+		q, args := `SELECT c.firmware, c.name, c.version, c.purl, c.cpe FROM idx_components c
+			JOIN idx_firmware f ON f.digest = c.firmware AND f.sbom = c.sbom WHERE c.purl_key = ?`, []any{key}
 		if version != "" {
-			q, args = q+` AND version = ?`, append(args, version)
+			q, args = q+` AND c.version = ?`, append(args, version)
 		}
-		rows, err := r.tx.QueryContext(ctx, q+` ORDER BY sbom, ord`, args...)
+		rows, err := r.query(ctx, q+` ORDER BY c.sbom, c.ord`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -534,7 +554,7 @@ func (r *reader) fieldActions(ctx context.Context, id string) ([]*fieldAction, e
 	if id != "" {
 		q, args = q+` AND f.id = ?`, append(args, id)
 	}
-	rows, err := r.tx.QueryContext(ctx, q+` ORDER BY f.idx`, args...)
+	rows, err := r.query(ctx, q+` ORDER BY f.idx`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading field actions: %w", err)
 	}
@@ -569,13 +589,10 @@ func (r *reader) inPopulation(ctx context.Context, fa *fieldAction, d *device) (
 	if len(fa.Action.Affected.Firmware) == 0 {
 		return false, nil
 	}
-	args := []any{d.keyID}
-	for _, fw := range fa.Action.Affected.Firmware {
-		args = append(args, fw)
-	}
+	in, fws := r.d.in(fa.Action.Affected.Firmware)
 	var n int
-	err := r.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM idx_device_firmware WHERE key_id = ? AND firmware IN `+placeholders(len(fa.Action.Affected.Firmware))+` AND first < ?`,
-		append(args, fa.Index)...).Scan(&n)
+	err := r.queryRow(ctx, `SELECT COUNT(*) FROM idx_device_firmware WHERE key_id = ? AND firmware IN `+in+` AND first < ?`,
+		slices.Concat([]any{d.keyID}, fws, []any{fa.Index})...).Scan(&n)
 	return n > 0, err
 }
 
@@ -605,17 +622,14 @@ func (x *Index) FieldAction(ctx context.Context, id string, page Page) (*client.
 		var where []string
 		var args []any
 		if len(fa.dis) > 0 {
-			where = append(where, `di IN `+placeholders(len(fa.dis)))
-			for _, di := range slices.Sorted(maps.Keys(fa.dis)) {
-				args = append(args, di)
-			}
+			in, dis := r.d.in(slices.Sorted(maps.Keys(fa.dis)))
+			where = append(where, `di IN `+in)
+			args = append(args, dis...)
 		}
 		if fws := fa.Action.Affected.Firmware; len(fws) > 0 {
-			where = append(where, `key_id IN (SELECT key_id FROM idx_device_firmware WHERE firmware IN `+placeholders(len(fws))+` AND first < ?)`)
-			for _, fw := range fws {
-				args = append(args, fw)
-			}
-			args = append(args, fa.Index)
+			in, fws := r.d.in(fws)
+			where = append(where, `key_id IN (SELECT key_id FROM idx_device_firmware WHERE firmware IN `+in+` AND first < ?)`)
+			args = append(slices.Concat(args, fws), fa.Index)
 		}
 		if len(where) == 0 {
 			return out, nil
@@ -633,7 +647,7 @@ func (x *Index) FieldAction(ctx context.Context, id string, page Page) (*client.
 			// Each device's first remedy attestation after the action: one
 			// pass over the remedy's attestations, then a lookup each (a
 			// correlated MIN per row would scan them all per row).
-			rows, err := r.tx.QueryContext(ctx, `SELECT a.key_id, `+prefixed("a.", attestationColumns)+` FROM idx_attestations a
+			rows, err := r.query(ctx, `SELECT a.key_id, `+prefixed("a.", attestationColumns)+` FROM idx_attestations a
 				JOIN (SELECT MIN(idx) AS first FROM idx_attestations WHERE firmware = ? AND idx > ? GROUP BY key_id) f ON a.idx = f.first`,
 				fa.Action.Remedy.Digest, fa.Index)
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-log/vigil/log/gcptest"
 	"github.com/vigil-log/vigil/log/mysqltest"
 )
 
@@ -29,7 +30,7 @@ var (
 )
 
 // Main runs a package's tests and then removes the binaries Build made and
-// stops the MariaDB server, if a test started it.
+// stops the MariaDB server and the GCP emulators, if a test started them.
 // Use it from TestMain: func TestMain(m *testing.M) { os.Exit(e2e.Main(m)) }.
 func Main(m *testing.M) int {
 	code := m.Run()
@@ -37,6 +38,7 @@ func Main(m *testing.M) int {
 		os.RemoveAll(binDir)
 	}
 	mysqltest.Stop()
+	gcptest.Stop()
 	return code
 }
 
@@ -135,35 +137,53 @@ func StartVigild(t testing.TB, data, roots string, extra ...string) *Server {
 		append([]string{"--data", data, "--trust-roots", roots, "--listen", addr, "--origin", "e2e.vigil.local/log"}, extra...))
 }
 
-// Backends are the storages vigild runs on in the end-to-end tests.
-var Backends = []string{"posix", "mysql"}
+// Backends are the storages vigild runs on in the end-to-end tests: posix
+// and mysql, and gcp where VIGIL_E2E_GCP=1. The end-to-end suite passes on
+// gcp alone, but not yet reliably beside the rest of make test on two
+// cores: under that load, the query index's follower on the Spanner
+// emulator falls ever further behind (the emulator aborts its transactions
+// for the log's own), and two-frontend runs time out. Until that is fixed,
+// make test runs the GCP backend's package tests and TestGCPNeedsCreate.
+var Backends = backends()
+
+func backends() []string {
+	if os.Getenv("VIGIL_E2E_GCP") == "1" {
+		return []string{"posix", "mysql", "gcp"}
+	}
+	return []string{"posix", "mysql"}
+}
 
 // StartVigildOn starts vigild on the named backend, as StartVigild. On
 // mysql the log lives in a fresh database of the test binary's MariaDB
-// server, and data holds only its key: log.key, made if missing, with its
-// verifier key as log.key.pub and, as on posix, log.vkey.
+// server, on gcp in a fresh database of its Spanner emulator and a fresh
+// bucket of its GCS fake (package gcptest: the test must not be parallel),
+// and data holds only its key: log.key, made if missing, with its verifier
+// key as log.key.pub and, as on posix, log.vkey.
 func StartVigildOn(t testing.TB, backend, data, roots string, extra ...string) *Server {
 	t.Helper()
 	switch backend {
 	case "posix":
 		return StartVigild(t, data, roots, extra...)
 	case "mysql":
-		return StartFrontend(t, mysqltest.DSN(t), data, roots, extra...)
+		return startFrontend(t, []string{"--storage", "mysql", "--mysql-dsn", mysqltest.DSN(t)}, data, roots, extra...)
+	case "gcp":
+		e := gcptest.Emulator(t)
+		return startFrontend(t, []string{"--storage", "gcp", "--gcp-project", gcptest.Project, "--spanner", e.Database, "--gcs-bucket", e.Bucket}, data, roots, extra...)
 	}
 	t.Fatalf("no backend %q", backend)
 	return nil
 }
 
-// StartFrontend starts a vigild frontend of the MySQL log in dsn, with the
-// log key in data (made if missing, as StartVigildOn), creating the log if
-// the database holds none (--create).
-func StartFrontend(t testing.TB, dsn, data, roots string, extra ...string) *Server {
+// startFrontend starts a vigild frontend of the shared log that storage
+// (--storage and its flags) names, with the log key in data (made if
+// missing, as StartVigildOn), creating the log if the storage holds none
+// (--create).
+func startFrontend(t testing.TB, storage []string, data, roots string, extra ...string) *Server {
 	t.Helper()
 	LogKey(t, data)
 	addr := FreeAddr(t)
-	return startServer(t, "vigild", "http://"+addr, data,
-		append([]string{"--storage", "mysql", "--mysql-dsn", dsn, "--log-key", filepath.Join(data, "log.key"), "--create",
-			"--trust-roots", roots, "--listen", addr}, extra...))
+	args := append(slices.Clone(storage), "--log-key", filepath.Join(data, "log.key"), "--create", "--trust-roots", roots, "--listen", addr)
+	return startServer(t, "vigild", "http://"+addr, data, append(args, extra...))
 }
 
 // LogKey makes a log key for e2e.vigil.local/log in dir, unless there is
@@ -210,6 +230,12 @@ func startServer(t testing.TB, bin, url, data string, args []string) *Server {
 	t.Cleanup(func() {
 		if v.cmd != nil {
 			v.Stop()
+		}
+		if t.Failed() {
+			// What the server said is often why.
+			l := v.log.String()
+			l = l[max(0, len(l)-8192):]
+			t.Logf("%s %s, the end of its log:\n%s", bin, url, l)
 		}
 	})
 	return v
@@ -266,7 +292,7 @@ func (v *Server) StorageArgs() []string {
 	var out []string
 	for i := 0; i+1 < len(v.args); i++ {
 		switch v.args[i] {
-		case "--data", "--storage", "--mysql-dsn", "--log-key":
+		case "--data", "--storage", "--mysql-dsn", "--gcp-project", "--spanner", "--gcs-bucket", "--log-key":
 			out = append(out, v.args[i], v.args[i+1])
 		}
 	}
