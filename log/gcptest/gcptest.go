@@ -7,7 +7,8 @@
 // code under test is the production code, unchanged.
 //
 // The emulator and the GCS fake are started once per test binary, on first
-// use; a package whose tests use them calls Stop after its tests (Main does).
+// use; a package whose tests use them calls Stop after its tests
+// (logtest.Main does).
 // Each test gets a database and a bucket of its own.
 //
 // Where the emulator binary is missing, tests that need it fail under CI
@@ -75,13 +76,6 @@ var (
 		err  error
 	}
 )
-
-// Main runs the tests, then stops what was started.
-func Main(m *testing.M) {
-	code := m.Run()
-	Stop()
-	os.Exit(code)
-}
 
 // Stop stops the emulator and the GCS fake, if they were started.
 func Stop() {
