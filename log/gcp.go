@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/spanner"
 	gcs "cloud.google.com/go/storage"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -30,6 +31,10 @@ import (
 type GCP struct {
 	// Spanner is the database, projects/P/instances/I/databases/D. Required.
 	Spanner string
+	// Client is a client of that database, which the caller closes after
+	// the log (Tessera's driver, given one, uses it and never closes it; its
+	// antispam index makes its own). Required.
+	Client *spanner.Client
 	// Bucket is the GCS bucket's name. Required.
 	Bucket string
 	// GCS is a client the caller closes after the log. Required.
@@ -58,8 +63,8 @@ func (s GCP) read(ctx context.Context, name string) ([]byte, error) {
 // exists: a log is there once Tessera has published a checkpoint, which it
 // does as it starts on a new log.
 func (s GCP) exists(ctx context.Context) (bool, error) {
-	if s.GCS == nil {
-		return false, errors.New("GCP storage: no GCS client")
+	if s.GCS == nil || s.Client == nil {
+		return false, errors.New("GCP storage: no GCS or Spanner client")
 	}
 	_, err := s.object(layout.CheckpointPath).Attrs(ctx)
 	switch {
@@ -82,7 +87,7 @@ func (s GCP) prepare(ctx context.Context) error {
 }
 
 func (s GCP) open(ctx context.Context, hc *http.Client, pushback uint) (tessera.Driver, tessera.Antispam, error) {
-	driver, err := gcp.New(ctx, gcp.Config{GCSClient: s.GCS, HTTPClient: hc, Bucket: s.Bucket, Spanner: s.Spanner})
+	driver, err := gcp.New(ctx, gcp.Config{GCSClient: s.GCS, SpannerClient: s.Client, HTTPClient: hc, Bucket: s.Bucket, Spanner: s.Spanner})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening GCP storage: %w", err)
 	}

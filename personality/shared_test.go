@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/spanner"
 	"github.com/vigil-log/vigil/client"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/log/gcptest"
@@ -71,12 +70,8 @@ func frontendOf(tb testing.TB, st vlog.Storage) (Blobs, Admission) {
 			adm, err = NewSQLAdmission(ctx, st.DB, nil)
 		}
 	case vlog.GCP:
-		var c *spanner.Client
-		if c, err = spanner.NewClient(ctx, st.Spanner); err == nil {
-			tb.Cleanup(c.Close)
-			blobs = NewGCSBlobs(st.GCS, st.Bucket)
-			adm, err = NewSpannerAdmission(ctx, c, nil)
-		}
+		blobs = NewGCSBlobs(st.GCS, st.Bucket)
+		adm, err = NewSpannerAdmission(ctx, st.Client, nil)
 	default:
 		blobs, err = NewBlobStore(tb.TempDir())
 	}

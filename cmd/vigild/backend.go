@@ -168,15 +168,16 @@ func openGCP(ctx context.Context, f *storageFlags, create bool, logger *slog.Log
 		return nil, fmt.Errorf("GCS client: %w", err)
 	}
 	closers = append(closers, func() { gc.Close() })
-	b.storage = vlog.GCP{Spanner: db, Bucket: *f.bucket, GCS: gc}
-	if err := b.checkCreate(ctx, f, create); err != nil {
-		return fail(err)
-	}
+	// One Spanner client for the log's driver and admission.
 	sc, err := spanner.NewClient(ctx, db)
 	if err != nil {
 		return fail(fmt.Errorf("opening a Spanner client for %s: %w", db, err))
 	}
 	closers = append(closers, sc.Close)
+	b.storage = vlog.GCP{Spanner: db, Client: sc, Bucket: *f.bucket, GCS: gc}
+	if err := b.checkCreate(ctx, f, create); err != nil {
+		return fail(err)
+	}
 	if b.admission, err = personality.NewSpannerAdmission(ctx, sc, logger); err != nil {
 		return fail(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/spanner"
 	gcs "cloud.google.com/go/storage"
 	"github.com/transparency-dev/tessera"
 	vlog "github.com/vigil-log/vigil/log"
@@ -119,8 +120,8 @@ func GCPInProcess(t testing.TB) vlog.Storage {
 	return OnGCP(t, gcptest.InProcess(t))
 }
 
-// OnGCP is the storage of a GCP test environment, through a GCS client of
-// its own: each call is another frontend of the same log.
+// OnGCP is the storage of a GCP test environment, through GCS and Spanner
+// clients of its own: each call is another frontend of the same log.
 func OnGCP(t testing.TB, e *gcptest.Env) vlog.GCP {
 	t.Helper()
 	c, err := gcs.NewClient(context.Background())
@@ -128,7 +129,12 @@ func OnGCP(t testing.TB, e *gcptest.Env) vlog.GCP {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return vlog.GCP{Spanner: e.Database, Bucket: e.Bucket, GCS: c}
+	sc, err := spanner.NewClient(context.Background(), e.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sc.Close)
+	return vlog.GCP{Spanner: e.Database, Client: sc, Bucket: e.Bucket, GCS: c}
 }
 
 // SecondFrontend is the same MySQL database through a pool of its own, as
