@@ -35,9 +35,8 @@ import (
 // holds a lock longer than leaseTime (a process paused, or a sequencing
 // stalled that long) may find another frontend judging under it; and a
 // frontend that dies holding a lock blocks its stripes until the lease ends.
-// Lease times are read off each frontend's clock, so frontends' clocks must
-// agree to well within leaseTime (NTP, as GKE nodes have). The audit of the
-// log shows any entry that slipped through.
+// Lease times are the database's (CURRENT_TIMESTAMP()), not the frontends'.
+// The audit of the log shows any entry that slipped through.
 type SpannerAdmission struct {
 	client *spanner.Client
 	logger *slog.Logger
@@ -184,7 +183,10 @@ func (a *SpannerAdmission) take(ctx context.Context, rows []leaseReq, record []i
 			if err != nil {
 				return err
 			}
-			now := time.Now()
+			now, err := databaseNow(ctx, tx)
+			if err != nil {
+				return err
+			}
 			fence, held = 0, true
 			for _, r := range rows {
 				l := cur[r.id]
@@ -297,6 +299,17 @@ var leaseColumns = []string{"id", "last_size", "writer", "writer_until", "reader
 func (l *lease) mutation(id int) *spanner.Mutation {
 	return spanner.InsertOrUpdate("vigil_admission", leaseColumns,
 		[]any{int64(id), l.lastSize, l.writer, l.writerUntil, l.readers, l.readersUntil, l.wantedUntil})
+}
+
+// databaseNow is the database's time, so that leases never depend on the
+// frontends' clocks agreeing.
+func databaseNow(ctx context.Context, tx *spanner.ReadWriteTransaction) (time.Time, error) {
+	var now time.Time
+	err := tx.Query(ctx, spanner.NewStatement("SELECT CURRENT_TIMESTAMP()")).Do(func(r *spanner.Row) error { return r.Columns(&now) })
+	if err != nil {
+		return now, fmt.Errorf("reading the database's time: %w", err)
+	}
+	return now, nil
 }
 
 // readLeases reads rows in tx; a row not yet written is a free one.
