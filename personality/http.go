@@ -182,7 +182,15 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	kind := "unknown"
 	result := "rejected"
-	defer func() { p.metrics.submissions.WithLabelValues(kind, result).Inc() }()
+	var sequenced time.Duration
+	defer func() {
+		p.metrics.submissions.WithLabelValues(kind, result).Inc()
+		// Past its turn and its wait, an answer may outlive the server's
+		// write timeout and be lost: say where the time went.
+		if total := time.Since(start); total > p.cfg.TurnTimeout+p.cfg.WaitTimeout {
+			p.logger.WarnContext(r.Context(), "slow submission", "kind", kind, "result", result, "sequenced_after", sequenced, "total", total)
+		}
+	}()
 
 	body, err := p.readBody(w, r)
 	if err != nil {
@@ -201,6 +209,7 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result = "accepted"
+	sequenced = time.Since(start)
 	if s.dup {
 		result = "duplicate"
 		w.Header().Set("Vigil-Duplicate", "true")

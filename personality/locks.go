@@ -1,11 +1,12 @@
 package personality
 
 import (
+	"context"
 	"hash/fnv"
 	"slices"
-	"sync"
 
 	"github.com/vigil-log/vigil/client"
+	"golang.org/x/sync/semaphore"
 )
 
 // locks orders submissions that could change each other's verdict, from
@@ -19,16 +20,30 @@ import (
 // changes it takes it exclusively. A manufacturer-key revocation takes the
 // global lock exclusively, every manufacturer-signed submission takes it
 // shared. Stripes are taken in ascending order, so there is no deadlock.
+//
+// Each lock is a weighted semaphore, so that a wait can end with its
+// context: an exclusive holder takes the whole weight, a shared one a unit.
+// Waiters are served in order, so a stream of readers cannot hold a writer
+// off.
 type locks struct {
-	global  sync.RWMutex
-	stripes [stripes]sync.RWMutex
+	global  *semaphore.Weighted
+	stripes [stripes]*semaphore.Weighted
 }
 
 // stripes is how many stripes names map onto, here and in a shared
 // Admission's table.
 const stripes = 1024
 
-func newLocks() *locks { return &locks{} }
+// exclusive is a lock's whole weight, which an exclusive holder takes.
+const exclusive = 1 << 30
+
+func newLocks() *locks {
+	l := &locks{global: semaphore.NewWeighted(exclusive)}
+	for i := range l.stripes {
+		l.stripes[i] = semaphore.NewWeighted(exclusive)
+	}
+	return l
+}
 
 type lockReq struct {
 	stripe int
@@ -111,35 +126,40 @@ func plan(e *client.Entry) lockPlan {
 	return p
 }
 
-// lock takes the locks of a plan and returns the function that releases
-// them.
-func (l *locks) lock(p lockPlan) (unlock func()) {
-	switch {
-	case p.globalWrite:
-		l.global.Lock()
-	case p.global:
-		l.global.RLock()
+// lock takes the locks of a plan, or none if ctx ends first, and returns
+// the function that releases them.
+func (l *locks) lock(ctx context.Context, p lockPlan) (unlock func(), err error) {
+	type held struct {
+		s *semaphore.Weighted
+		n int64
+	}
+	var all []held
+	unlock = func() {
+		for i := len(all) - 1; i >= 0; i-- {
+			all[i].s.Release(all[i].n)
+		}
+	}
+	take := func(s *semaphore.Weighted, write bool) error {
+		n := int64(1)
+		if write {
+			n = exclusive
+		}
+		if err := s.Acquire(ctx, n); err != nil {
+			unlock()
+			return err
+		}
+		all = append(all, held{s, n})
+		return nil
+	}
+	if p.global || p.globalWrite {
+		if err := take(l.global, p.globalWrite); err != nil {
+			return nil, err
+		}
 	}
 	for _, r := range p.stripes {
-		if r.write {
-			l.stripes[r.stripe].Lock()
-		} else {
-			l.stripes[r.stripe].RLock()
+		if err := take(l.stripes[r.stripe], r.write); err != nil {
+			return nil, err
 		}
 	}
-	return func() {
-		for _, r := range p.stripes {
-			if r.write {
-				l.stripes[r.stripe].Unlock()
-			} else {
-				l.stripes[r.stripe].RUnlock()
-			}
-		}
-		switch {
-		case p.globalWrite:
-			l.global.Unlock()
-		case p.global:
-			l.global.RUnlock()
-		}
-	}
+	return unlock, nil
 }

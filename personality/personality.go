@@ -64,6 +64,13 @@ type Config struct {
 	// WaitTimeout bounds how long a submission waits for a checkpoint that
 	// includes it before answering 202 with its index. Default 10s.
 	WaitTimeout time.Duration
+	// TurnTimeout bounds how long a submission waits for its turn (the
+	// locks of the entries that could change its verdict, in this process
+	// and, on a shared log, across frontends) before it is answered with
+	// pushback, having changed nothing. Default 10s. A server's write
+	// timeout must exceed it and WaitTimeout together, with room for
+	// sequencing, or a slow answer is lost after its entry is logged.
+	TurnTimeout time.Duration
 	// MaxBodyBytes bounds a submission's body. Default 16 MiB.
 	MaxBodyBytes int64
 	// Logger receives one Debug line per rejected submission and lifecycle
@@ -95,6 +102,9 @@ func New(ctx context.Context, cfg Config) (*Personality, error) {
 	}
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = 10 * time.Second
+	}
+	if cfg.TurnTimeout == 0 {
+		cfg.TurnTimeout = 10 * time.Second
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 16 << 20
@@ -228,6 +238,17 @@ func (p *Personality) submit(ctx context.Context, envelopeJSON []byte) (*submiss
 	return sub, err
 }
 
+// noTurn is the error of a submission whose wait for its locks failed:
+// pushback if the wait ran out of turn's time while the request went on
+// (a driver may report that in its own error).
+func (p *Personality) noTurn(ctx, turn context.Context, err error) error {
+	if turn.Err() != nil && ctx.Err() == nil {
+		p.logger.DebugContext(ctx, "no turn for a submission", "timeout", p.cfg.TurnTimeout, "err", err)
+		return fmt.Errorf("%w: the entries that could change this one's verdict held its locks for %v", vlog.ErrPushback, p.cfg.TurnTimeout)
+	}
+	return fmt.Errorf("waiting for the entry's locks: %w", err)
+}
+
 // refusal is judgeAndSequence's error for an entry the authority state
 // refuses, as opposed to a failure to store or sequence it.
 type refusal struct{ error }
@@ -238,14 +259,21 @@ func (r refusal) Unwrap() error { return r.error }
 // across frontends, then judges and sequences it.
 func (p *Personality) admit(ctx context.Context, e *client.Entry, leaf []byte) (*submission, error) {
 	pl := plan(e)
-	unlock := p.locks.lock(pl)
+	turn, cancel := context.WithTimeout(ctx, p.cfg.TurnTimeout)
+	defer cancel()
+	unlock, err := p.locks.lock(turn, pl)
+	if err != nil {
+		return &submission{entry: e}, p.noTurn(ctx, turn, err)
+	}
 	defer unlock()
 	if p.cfg.Admission == nil {
 		return p.judgeAndSequence(ctx, e, leaf, 0)
 	}
-	fence, release, err := p.cfg.Admission.Acquire(ctx, pl)
+	// Only the wait ends with turn: a shared lock, once taken, lasts until
+	// release.
+	fence, release, err := p.cfg.Admission.Acquire(turn, pl)
 	if err != nil {
-		return &submission{entry: e}, err
+		return &submission{entry: e}, p.noTurn(ctx, turn, err)
 	}
 	if pl.writes() {
 		// A writer judges against the whole log, not only the fences: a

@@ -84,7 +84,8 @@ func frontendOf(tb testing.TB, st vlog.Storage) (Blobs, Admission) {
 func newSharedFixture(t *testing.T, backend sharedBackend, frontends int) *sharedFixture {
 	t.Helper()
 	f := newFixture(t) // the manufacturers, keys and helpers; its POSIX log is unused
-	skey, _, _ := logtest.NewKey(t, logtest.Origin)
+	skey, _, verifier := logtest.NewKey(t, logtest.Origin)
+	f.verifier = verifier
 	next := backend(t)
 	s := &sharedFixture{fixture: f}
 	ctx := context.Background()
@@ -101,7 +102,7 @@ func newSharedFixture(t *testing.T, backend sharedBackend, frontends int) *share
 		t.Cleanup(srv.Close)
 		s.frontends = append(s.frontends, srv)
 		if i == 0 {
-			f.log, f.p = l, p
+			f.log, f.p, f.srv = l, p, srv
 		}
 	}
 	return s
@@ -279,6 +280,63 @@ func testSharedAdmission(t *testing.T, backend sharedBackend) {
 func (s *sharedFixture) postTo(i int, body []byte) (int, apiError, []byte) {
 	srv := s.frontends[i%len(s.frontends)]
 	return postURL(s.t, srv.URL, body, "?wait=false")
+}
+
+// TestNoTurn checks that a submission whose locks are held past
+// TurnTimeout, in this process or by another frontend of a shared log, is
+// answered with pushback and changes nothing, and is accepted once they are
+// free.
+func TestNoTurn(t *testing.T) {
+	t.Run("posix", func(t *testing.T) {
+		f := newFixture(t)
+		testNoTurn(t, f, f.p.locks.lock)
+	})
+	for _, b := range sharedBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s := newSharedFixture(t, b.new, 1)
+			testNoTurn(t, s.fixture, func(ctx context.Context, p lockPlan) (func(), error) {
+				_, release, err := s.p.cfg.Admission.Acquire(ctx, p)
+				if err != nil {
+					return nil, err
+				}
+				return func() { release(false, 0) }, nil
+			})
+		})
+	}
+}
+
+// testNoTurn holds, through hold, the locks a revocation of a device's key
+// takes, while the device attests.
+func testNoTurn(t *testing.T, f *fixture, hold func(context.Context, lockPlan) (func(), error)) {
+	ctx := context.Background()
+	f.p.cfg.TurnTimeout = 300 * time.Millisecond
+	d := newDevice(t, acmeGTIN, "TURN")
+	f.mustAccept(f.enroll(d, f.acme))
+	rev, err := client.ParseEntry(f.revoke(client.RevocationTarget{Type: client.TargetDeviceKey, ID: d.key.Public().ID()}, f.acme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := hold(ctx, plan(rev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.size()
+	att := f.attest(d, 0)
+	resp, err := http.Post(f.srv.URL+"/v1/entries", "application/json", strings.NewReader(string(att)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae apiError
+	json.NewDecoder(resp.Body).Decode(&ae)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || ae.Error != CodePushback || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a submission whose locks are held = %d %+v, Retry-After %q; want 503 pushback with Retry-After", resp.StatusCode, ae, resp.Header.Get("Retry-After"))
+	}
+	unlock()
+	if n := f.size(); n != before {
+		t.Errorf("the log grew from %d to %d entries on a submission answered with pushback", before, n)
+	}
+	f.mustAccept(att)
 }
 
 // TestAdmissionLayout: a frontend whose lock names map onto other rows

@@ -266,6 +266,8 @@ func run(cfg config, logger *slog.Logger) error {
 	logger.InfoContext(ctx, "vigild serving", "url", "http://"+ln.Addr().String(), "origin", be.signer.Name(), "vkey", be.vkey, "storage", be.storage.String(), "created", be.created)
 	// Shutdown order (Tessera's NewAppender doc): stop taking requests, then
 	// Tessera's shutdown, then the root context (deferred).
+	// The write timeout leaves a submission its turn (personality's
+	// TurnTimeout, 10 s), its sequencing and its wait for a checkpoint.
 	err = serve.Server{
 		Base: rootCtx, ReadTimeout: 60 * time.Second, WriteTimeout: cfg.waitTimeout + 30*time.Second,
 		ShutdownTimeout: cfg.shutdownTimeout, Logger: logger,

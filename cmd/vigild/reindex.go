@@ -35,7 +35,9 @@ background, when it starts.
 
 On mysql and gcp, the index is in the log's database: reindex waits for the lease
 on the index, which a running frontend's follower holds, and which another
-running frontend would take again at once; stop every frontend first.
+running frontend would take again at once; stop every frontend first. It is
+also how a shared index of an earlier schema version, which frontends of a
+newer vigild refuse, is replaced: run the newer reindex, then the frontends.
 
 Flags:
 `)

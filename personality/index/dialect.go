@@ -19,6 +19,9 @@ type dialect struct {
 	// create returns the statements that create a table, and its
 	// indexes, if missing.
 	create func(t *table) []string
+	// dropIndexes drops a table's indexes before the table, which Spanner
+	// refuses to drop while it has any.
+	dropIndexes bool
 	// ddlBatch sends the statements that create the tables as one batch:
 	// Spanner makes each batch a schema change of its own, which takes
 	// seconds.
@@ -124,8 +127,7 @@ func listIn(values []string) (string, []any) {
 var sqliteDialect = &dialect{
 	types: strings.NewReplacer(
 		"{int}", "INTEGER", "{bool}", "INTEGER", "{blob}", "BLOB",
-		"{digest}", "TEXT", "{id}", "TEXT", "{label}", "TEXT", "{text}", "TEXT",
-		"{prefix}", ""),
+		"{digest}", "TEXT", "{id}", "TEXT", "{label}", "TEXT", "{text}", "TEXT"),
 	create: func(t *table) []string {
 		s := "CREATE TABLE IF NOT EXISTS " + t.name + " (" + t.columns + ", PRIMARY KEY (" + t.key + "))"
 		if t.withoutRowID {
@@ -155,7 +157,7 @@ var sqliteDialect = &dialect{
 // does: the default collations fold case, and most _bin ones (PAD SPACE)
 // ignore trailing spaces, either of which would change answers. Columns
 // in keys have lengths that bound what client.NewEntry accepts; text it does
-// not bound is a LONGBLOB, indexed by a prefix where a query looks it up.
+// not bound is a LONGBLOB, in no key.
 var mysqlDialect = &dialect{
 	types: strings.NewReplacer(
 		"{int}", "BIGINT", "{bool}", "BOOLEAN", "{blob}", "LONGBLOB",
@@ -167,8 +169,7 @@ var mysqlDialect = &dialect{
 		// Text client.NewEntry bounds to 1024 bytes (firmware versions,
 		// field action IDs), and the index's own constants.
 		"{label}", "VARBINARY(1024)",
-		"{text}", "LONGBLOB",
-		"{prefix}", "(255)"),
+		"{text}", "LONGBLOB"),
 	create: func(t *table) []string {
 		s := "CREATE TABLE IF NOT EXISTS " + t.name + " (" + t.columns + ", PRIMARY KEY (" + t.key + ")"
 		for _, ix := range t.indexes {
@@ -210,8 +211,7 @@ var mysqlDialect = &dialect{
 // argument must be UTF-8, and a query's (a page cursor, a field action ID)
 // need not be. bind passes text as []byte, since Spanner compares BYTES
 // with BYTES only. The lengths bound what client.NewEntry accepts, as in
-// MySQL; Spanner indexes unbounded text whole (see the package comment for
-// its limit on keys).
+// MySQL.
 //
 // GoogleSQL has no ON CONFLICT: keep is INSERT OR IGNORE (which passes over
 // no other error), and least an INSERT OR UPDATE whose value is the lesser
@@ -219,12 +219,12 @@ var mysqlDialect = &dialect{
 var spannerDialect = &dialect{
 	types: strings.NewReplacer(
 		"{int}", "INT64", "{bool}", "BOOL", "{blob}", "BYTES(MAX)",
-		"{digest}", "BYTES(64)", "{id}", "BYTES(255)", "{label}", "BYTES(1024)", "{text}", "BYTES(MAX)",
-		"{prefix}", ""),
+		"{digest}", "BYTES(64)", "{id}", "BYTES(255)", "{label}", "BYTES(1024)", "{text}", "BYTES(MAX)"),
 	create: func(t *table) []string {
 		return append([]string{"CREATE TABLE IF NOT EXISTS " + t.name + " (" + t.columns + ") PRIMARY KEY (" + t.key + ")"}, createIndexes(t)...)
 	},
-	ddlBatch: true,
+	dropIndexes: true,
+	ddlBatch:    true,
 	// A strong read-only transaction: it reads at one timestamp, after
 	// every commit before it began.
 	readTx:  &sql.TxOptions{ReadOnly: true},
@@ -305,6 +305,26 @@ func (d *dialect) ddl() []string {
 		for _, s := range d.create(&tables[i]) {
 			out = append(out, d.types.Replace(s))
 		}
+	}
+	return out
+}
+
+// dropDDL returns the statements that drop the tables, if there, but for
+// idx_checkpoints, with idx_meta last: until it goes, the index's version
+// says that the rest may still be there.
+func (d *dialect) dropDDL() []string {
+	var out []string
+	for i := range tables {
+		t := &tables[len(tables)-1-i] // idx_meta is first
+		if t.name == "idx_checkpoints" {
+			continue
+		}
+		if d.dropIndexes {
+			for _, ix := range t.indexes {
+				out = append(out, "DROP INDEX IF EXISTS "+ix.name)
+			}
+		}
+		out = append(out, "DROP TABLE IF EXISTS "+t.name)
 	}
 	return out
 }

@@ -38,8 +38,10 @@ type FollowerConfig struct {
 	// One follower at a time writes it, under a lease (see CatchUp); the
 	// caller closes DB after the Follower.
 	DB *sql.DB
-	// Rebuild discards what Dir holds and builds the index from the first
-	// entry.
+	// Rebuild discards the index (what Dir holds, or DB's index and audit
+	// state, once it holds the lease) and builds it from the first entry.
+	// It is how a shared index of an earlier schema version is replaced,
+	// which is otherwise refused.
 	Rebuild bool
 	// Interval is how often Run looks for a new checkpoint. Default 1s.
 	Interval time.Duration
@@ -108,11 +110,11 @@ func NewFollower(ctx context.Context, cfg FollowerConfig) (*Follower, error) {
 }
 
 // newSharedFollower opens the index in cfg.DB. A rebuild waits for the
-// lease, then empties the index and the audit's state.
+// lease, then discards an index of an earlier schema version (see
+// discardOlder) and empties the index and the audit's state.
 func newSharedFollower(ctx context.Context, cfg FollowerConfig) (*Follower, error) {
 	d := sharedDialect(cfg.DB)
-	idx, err := openShared(ctx, cfg.DB, d)
-	if err != nil {
+	if err := create(ctx, cfg.DB, d); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
 	l, err := d.newLease(ctx, cfg.DB)
@@ -121,27 +123,39 @@ func newSharedFollower(ctx context.Context, cfg FollowerConfig) (*Follower, erro
 	}
 	store, err := newSQLStore(ctx, cfg.DB, d, l)
 	if err != nil {
+		l.release()
 		return nil, err
 	}
-	idx.guard = l.guard
-	f := &Follower{cfg: cfg, index: idx, unlock: l.release, store: store, lease: l}
+	fail := func(err error) (*Follower, error) {
+		l.release()
+		return nil, fmt.Errorf("index: %w", err)
+	}
 	if cfg.Rebuild {
 		for {
 			ok, err := l.hold(ctx)
 			if err != nil {
-				f.Close()
-				return nil, err
+				return fail(err)
 			}
 			if ok {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				f.Close()
-				return nil, fmt.Errorf("index: waiting for the lease to rebuild: %w", ctx.Err())
+				return fail(fmt.Errorf("waiting for the lease to rebuild: %w", ctx.Err()))
 			case <-time.After(cfg.Interval):
 			}
 		}
+		if err := discardOlder(ctx, cfg.DB, d); err != nil {
+			return fail(err)
+		}
+	}
+	if err := checkVersion(ctx, cfg.DB, d); err != nil {
+		return fail(err)
+	}
+	idx := newIndex(cfg.DB, d)
+	idx.guard = l.guard
+	f := &Follower{cfg: cfg, index: idx, unlock: l.release, store: store, lease: l}
+	if cfg.Rebuild {
 		if err := idx.Truncate(ctx, 0); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("index: emptying the index: %w", err)

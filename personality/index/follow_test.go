@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +152,30 @@ func TestSharedFollower(t *testing.T) {
 			catchUp(t, r)
 			if diff := cmp.Diff(want, answers(t, b.Index(), f)); diff != "" {
 				t.Errorf("answers after a rebuild (-in a directory +shared):\n%s", diff)
+			}
+
+			// An index of schema version 2 is refused, but a rebuild
+			// replaces it, keeping its checkpoints.
+			makeVersion2(t, r.Index().db, r.Index().d)
+			r.Close()
+			dbCfg.DB, dbCfg.Rebuild = open(), false
+			if fl, err := NewFollower(ctx, dbCfg); err == nil || !strings.Contains(err.Error(), "vigild reindex") {
+				t.Errorf("NewFollower of an index of version 2 = %v; want a refusal that says to run vigild reindex", err)
+				if err == nil {
+					fl.Close()
+				}
+			}
+			dbCfg.Rebuild = true
+			up := follow(t, dbCfg)
+			if n, err := up.Index().Size(ctx); err != nil || n != 0 {
+				t.Errorf("size after a rebuild of an index of version 2 = %d, %v; want 0", n, err)
+			}
+			if _, err := up.Index().CheckpointCovering(ctx, 0); err != nil {
+				t.Errorf("CheckpointCovering(0) after a rebuild of an index of version 2: %v; want the checkpoint recorded before", err)
+			}
+			catchUp(t, up)
+			if diff := cmp.Diff(want, answers(t, b.Index(), f)); diff != "" {
+				t.Errorf("answers after a rebuild of an index of version 2 (-in a directory +shared):\n%s", diff)
 			}
 		})
 	}

@@ -31,11 +31,10 @@
 // client.Audit mends with Truncate. A cut through many entries scans
 // idx_devices and idx_device_firmware once a step.
 //
-// Spanner also bounds an index key to 8 KiB: a component whose package-URL
-// key and version are longer together cannot be indexed, and the follower
-// stops at its SBOM with Spanner's error until vigil changes the index of
-// components (MySQL indexes a prefix of each). Statements take at most 950
-// arguments, so lists are passed as one array.
+// Spanner also bounds an index key to 8 KiB, so components are looked up
+// by the hashes of their package-URL key and version, which may be of any
+// length. Statements take at most 950 arguments, so lists are passed as one
+// array.
 //
 // The tests run on the Cloud Spanner emulator, which cannot show how real
 // Spanner plans and times the queries (the emulator has no query plans or
@@ -47,7 +46,9 @@ package index
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,14 +71,17 @@ const File = "index.db"
 
 // schemaVersion is the version of tables that idx_meta records. Version 1
 // had the same tables without the idx_ prefix, which a MySQL database
-// shared with Tessera and the rest of vigil needs.
-const schemaVersion = 2
+// shared with Tessera and the rest of vigil needs. Version 2 looked
+// components up by their package-URL key and version themselves, which
+// Spanner cannot index once they pass its 8 KiB bound on a key; version 3
+// looks them up by their hashes.
+const schemaVersion = 3
 
 // tables are the index's tables, in every dialect's SQL but for the column
 // types, written as placeholders: {int}, {bool}, {blob}; text as {digest}
 // (a hex SHA-256), {id} (a UDI or DI), {label} (text client.NewEntry bounds)
-// or {text} (unbounded); and {prefix} after a {text} column in an index,
-// for the length of the prefix MySQL indexes.
+// or {text} (unbounded, so in no index: the databases bound a key, MySQL to
+// 3 KiB, Spanner to 8 KiB).
 //
 // Log indexes are the primary keys where an entry owns its row, so adding a
 // fact twice replaces it; rows derived from several entries (a device's
@@ -111,8 +115,10 @@ var tables = []table{
 	{name: "idx_firmware", key: "digest",
 		columns: "digest {digest} NOT NULL, name {text} NOT NULL, version {text} NOT NULL, manufacturer {text} NOT NULL, sbom {int} NOT NULL"},
 	{name: "idx_components", key: "sbom, ord", columns: `sbom {int} NOT NULL, ord {int} NOT NULL, firmware {digest} NOT NULL,
-		name {text} NOT NULL, version {text} NOT NULL, purl {text} NOT NULL, purl_key {text} NOT NULL, cpe {text} NOT NULL`,
-		indexes: []tableIndex{{"idx_components_by_purl", "purl_key{prefix}, version{prefix}"}}},
+		name {text} NOT NULL, version {text} NOT NULL, purl {text} NOT NULL, purl_key {text} NOT NULL, cpe {text} NOT NULL,
+		purl_hash {digest} NOT NULL, version_hash {digest} NOT NULL`,
+		// Unbounded text is looked up by its hash (lookupHash).
+		indexes: []tableIndex{{"idx_components_by_purl", "purl_hash, version_hash"}}},
 	{name: "idx_revocations", key: "idx", columns: "idx {int} NOT NULL, type {label} NOT NULL, target {id} NOT NULL",
 		indexes: []tableIndex{{"idx_revocations_by_target", "target, type"}}},
 	{name: "idx_field_actions", key: "idx",
@@ -197,10 +203,10 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) error {
 }
 
 // Open opens the index in dir/File, a SQLite database, creating it (and
-// dir) if missing. An index of the first schema version is discarded, but
+// dir) if missing. An index of an earlier schema version is discarded, but
 // for its recorded checkpoints: the empty index that replaces it is behind
 // its audit's state, so the audit starts again and rebuilds it. An index of
-// another version is refused.
+// a later version is refused.
 func Open(dir string) (*Index, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("opening the index: %w", err)
@@ -227,6 +233,10 @@ func Open(dir string) (*Index, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := discardOlder(ctx, db, sqliteDialect); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening the index: %w", err)
+	}
 	if err := checkVersion(ctx, db, sqliteDialect); err != nil {
 		db.Close()
 		return nil, err
@@ -237,7 +247,9 @@ func Open(dir string) (*Index, error) {
 }
 
 // OpenMySQL opens the index in a MySQL or MariaDB database, creating its
-// tables if missing; an index of another schema version is refused. The
+// tables if missing; an index of another schema version is refused (a
+// follower's rebuild, see FollowerConfig.Rebuild, replaces one of an
+// earlier version). The
 // tables' names all begin with idx_, so the database may hold others', such
 // as Tessera's. Several Index values, in one process or many, may share the
 // database, but only one may write it at a time (see Index).
@@ -297,22 +309,36 @@ func sharedDialect(db *sql.DB) *dialect {
 	return mysqlDialect
 }
 
-// create creates the index's tables if missing, one statement at a time (a
-// MySQL DSN may not allow several in one Exec), or in one batch where d
-// batches its DDL.
+// create creates the index's tables if missing.
 func create(ctx context.Context, db *sql.DB, d *dialect) error {
-	conn, err := db.Conn(ctx)
+	if err := runDDL(ctx, db, d, d.ddl()); err != nil {
+		return fmt.Errorf("creating the index's tables: %w", err)
+	}
+	args, err := d.args([]any{"size", "version", schemaVersion})
+	if err == nil {
+		_, err = db.ExecContext(ctx, d.keep("idx_meta", "k, v", "(?, 0), (?, ?)", "k"), args...)
+	}
 	if err != nil {
 		return fmt.Errorf("creating the index's tables: %w", err)
 	}
+	return nil
+}
+
+// runDDL runs schema statements on one connection, one at a time (a MySQL
+// DSN may not allow several in one Exec), or in one batch where d batches
+// its DDL.
+func runDDL(ctx context.Context, db *sql.DB, d *dialect, stmts []string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
 	defer conn.Close()
-	stmts := d.ddl()
 	if d.ddlBatch {
 		stmts = slices.Concat([]string{"START BATCH DDL"}, stmts, []string{"RUN BATCH"})
 	}
 	// Spanner makes one schema change at a time and refuses others: see
 	// log.RetrySchemaChange.
-	err = vlog.RetrySchemaChange(ctx, nil, func() error {
+	return vlog.RetrySchemaChange(ctx, nil, func() error {
 		for _, s := range stmts {
 			if _, err := conn.ExecContext(ctx, s); err != nil {
 				if d.ddlBatch {
@@ -323,17 +349,26 @@ func create(ctx context.Context, db *sql.DB, d *dialect) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("creating the index's tables: %w", err)
+}
+
+// discardOlder discards an index of an earlier schema version but for its
+// recorded checkpoints, which are not derived from the log's entries (the
+// first one over an entry bounds when it was logged), and creates its
+// tables again, empty: the index is then behind its audit's state, so the
+// audit starts again and rebuilds it. It leaves an index of this version,
+// or of a later one, as it is.
+func discardOlder(ctx context.Context, db *sql.DB, d *dialect) error {
+	var v int
+	if err := queryMeta(ctx, db, d, "version", &v); err != nil {
+		return fmt.Errorf("reading the index's version: %w", err)
 	}
-	args, err := d.args([]any{"size", "version", schemaVersion})
-	if err == nil {
-		_, err = conn.ExecContext(ctx, d.keep("idx_meta", "k, v", "(?, 0), (?, ?)", "k"), args...)
+	if v >= schemaVersion {
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("creating the index's tables: %w", err)
+	if err := runDDL(ctx, db, d, d.dropDDL()); err != nil {
+		return fmt.Errorf("discarding an index of schema version %d: %w", v, err)
 	}
-	return nil
+	return create(ctx, db, d)
 }
 
 // checkVersion refuses an index of another schema version.
@@ -342,7 +377,10 @@ func checkVersion(ctx context.Context, db *sql.DB, d *dialect) error {
 	if err := queryMeta(ctx, db, d, "version", &v); err != nil {
 		return fmt.Errorf("reading the index's version: %w", err)
 	}
-	if v != schemaVersion {
+	switch {
+	case v < schemaVersion:
+		return fmt.Errorf("the index is of schema version %d, older than this vigil's %d: rebuild it from the log with vigild reindex, with every frontend stopped", v, schemaVersion)
+	case v > schemaVersion:
 		return fmt.Errorf("the index is of schema version %d, and this vigil reads version %d: discard it (its file, or its idx_ tables in MySQL or Spanner) and the follower rebuilds it from the log", v, schemaVersion)
 	}
 	return nil
@@ -601,8 +639,8 @@ func (x *Index) addSBOM(ctx context.Context, f *client.Fact) error {
 		if err != nil {
 			key = "" // no package URL, or one the purl library refuses: found by no purl query
 		}
-		if err := x.write(ctx, x.d.replace+` INTO idx_components (sbom, ord, firmware, name, version, purl, purl_key, cpe) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.Index, i, digest, c.Name, c.Version, c.PURL, key, c.CPE); err != nil {
+		if err := x.write(ctx, x.d.replace+` INTO idx_components (sbom, ord, firmware, name, version, purl, purl_key, cpe, purl_hash, version_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.Index, i, digest, c.Name, c.Version, c.PURL, key, c.CPE, lookupHash(key), lookupHash(c.Version)); err != nil {
 			return err
 		}
 		if err := x.split(ctx, f.Index); err != nil {
@@ -611,6 +649,13 @@ func (x *Index) addSBOM(ctx context.Context, f *client.Fact) error {
 	}
 	return x.write(ctx, x.d.keep("idx_firmware", "digest, name, version, manufacturer, sbom", placeholders(5), "digest"),
 		digest, e.SBOM.Name, e.SBOM.Version, f.Manufacturer, f.Index)
+}
+
+// lookupHash is the hex SHA-256 of unbounded text that a query looks up:
+// the databases index it, where they could not always index the text.
+func lookupHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
 // firstSBOM returns the index of the first SBOM of a build, if the index

@@ -223,6 +223,107 @@ func TestVersion1(t *testing.T) {
 	}
 }
 
+// makeVersion2 turns the index in db back into one of schema version 2,
+// whose components were looked up by their text (by a prefix of it on
+// MySQL).
+func makeVersion2(tb testing.TB, db *sql.DB, d *dialect) {
+	tb.Helper()
+	v2 := table{name: "idx_components", key: "sbom, ord", columns: `sbom {int} NOT NULL, ord {int} NOT NULL, firmware {digest} NOT NULL,
+		name {text} NOT NULL, version {text} NOT NULL, purl {text} NOT NULL, purl_key {text} NOT NULL, cpe {text} NOT NULL`,
+		indexes: []tableIndex{{"idx_components_by_purl", "purl_key, version"}}}
+	if d == mysqlDialect {
+		v2.indexes[0].columns = "purl_key(255), version(255)"
+	}
+	var stmts []string
+	if d.dropIndexes {
+		stmts = append(stmts, "DROP INDEX idx_components_by_purl")
+	}
+	stmts = append(stmts, "DROP TABLE idx_components")
+	for _, s := range d.create(&v2) {
+		stmts = append(stmts, d.types.Replace(s))
+	}
+	ctx := context.Background()
+	if err := runDDL(ctx, db, d, stmts); err != nil {
+		tb.Fatal(err)
+	}
+	args, err := d.args([]any{"version"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE idx_meta SET v = 2 WHERE k = ?`, args...); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestVersion2 checks that a SQLite index of schema version 2 is discarded
+// as it opens, but for its checkpoints, and replaced by an empty one of this
+// version; and that a shared one is refused with what to do (a follower's
+// rebuild replaces it: see TestSharedFollower).
+func TestVersion2(t *testing.T) {
+	forBackends(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		open := be.store(t)
+		x := mustOpen(t, open)
+		l := &batch{tb: t, x: x}
+		newFleet(l, 4, 1).day(0)
+		l.commit()
+		if err := x.RecordCheckpoint(ctx, l.size, []byte("cp")); err != nil {
+			t.Fatal(err)
+		}
+		makeVersion2(t, x.db, x.d)
+		y, err := open()
+		if be.name != "sqlite" {
+			if err == nil || !strings.Contains(err.Error(), "schema version 2") || !strings.Contains(err.Error(), "vigild reindex") {
+				t.Errorf("opening a shared index of schema version 2: %v; want a refusal that says to run vigild reindex", err)
+			}
+			if err == nil {
+				y.Close()
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("opening an index of schema version 2: %v", err)
+		}
+		defer y.Close()
+		if n, err := y.Size(ctx); err != nil || n != 0 {
+			t.Errorf("Size of an index of version 2, opened = %d, %v; want 0", n, err)
+		}
+		if raw, err := y.CheckpointCovering(ctx, 0); err != nil || string(raw) != "cp" {
+			t.Errorf("CheckpointCovering(0) after opening an index of version 2 = %q, %v; want its checkpoint", raw, err)
+		}
+		l = &batch{tb: t, x: y}
+		newFleet(l, 4, 1)
+		l.commit()
+		if im, err := y.Impact(ctx, ImpactQuery{PURL: "pkg:generic/openssl@3.0.7"}); err != nil || len(im.Builds) != 4 {
+			t.Errorf("Impact(openssl 3.0.7) in the new index = %+v, %v; want 4 builds", im, err)
+		}
+	})
+}
+
+// TestKeysBounded checks that no key or index of the tables holds
+// unbounded text, which the databases cannot always index.
+func TestKeysBounded(t *testing.T) {
+	for _, tb := range tables {
+		types := map[string]string{}
+		for def := range strings.SplitSeq(tb.columns, ",") {
+			f := strings.Fields(def)
+			types[f[0]] = f[1]
+		}
+		keys := []string{tb.key}
+		for _, ix := range tb.indexes {
+			keys = append(keys, ix.columns)
+		}
+		for _, k := range keys {
+			for col := range strings.SplitSeq(k, ",") {
+				col = strings.TrimSpace(col)
+				if typ, ok := types[col]; !ok || typ == "{text}" || typ == "{blob}" {
+					t.Errorf("%s: key column %q is of type %q", tb.name, col, typ)
+				}
+			}
+		}
+	}
+}
+
 // TestClose checks that Close closes the database Open opened, and not the
 // one given to OpenMySQL or OpenSpanner, which its caller owns.
 func TestClose(t *testing.T) {

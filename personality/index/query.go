@@ -509,10 +509,11 @@ func (x *Index) Impact(ctx context.Context, q ImpactQuery) (*client.Impact, erro
 func (r *reader) components(ctx context.Context, keys []string, version string, keep func(client.Component) bool) (map[string][]client.Component, error) {
 	out := map[string][]client.Component{}
 	for _, key := range keys {
+		// The hashes find the rows; the text itself decides.
 		q, args := `SELECT c.firmware, c.name, c.version, c.purl, c.cpe FROM idx_components c
-			JOIN idx_firmware f ON f.digest = c.firmware AND f.sbom = c.sbom WHERE c.purl_key = ?`, []any{key}
+			JOIN idx_firmware f ON f.digest = c.firmware AND f.sbom = c.sbom WHERE c.purl_hash = ? AND c.purl_key = ?`, []any{lookupHash(key), key}
 		if version != "" {
-			q, args = q+` AND c.version = ?`, append(args, version)
+			q, args = q+` AND c.version_hash = ? AND c.version = ?`, append(args, lookupHash(version), version)
 		}
 		rows, err := r.query(ctx, q+` ORDER BY c.sbom, c.ord`, args...)
 		if err != nil {

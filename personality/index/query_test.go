@@ -357,3 +357,41 @@ func TestSplit(t *testing.T) {
 		}
 	})
 }
+
+// TestLongPackageURL checks that components whose package URL and version
+// are far longer than an index key may be (Spanner's 8 KiB, MySQL's 3 KiB)
+// are indexed and found, exactly: another that shares the first kilobytes
+// of each is not.
+func TestLongPackageURL(t *testing.T) {
+	forBackends(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		x := be.open(t)
+		l := &batch{tb: t, x: x}
+		f := newFleet(l, 1, 1)
+		name, version := strings.Repeat("n", 9000), strings.Repeat("1.", 3000)+"0"
+		fw := client.Firmware{Version: "9.9.9", Digest: digestOf("fw long")}
+		f.sbom(f.models[0].name, fw, []map[string]string{
+			{"type": "library", "name": "long", "version": version, "purl": "pkg:generic/" + name + "@" + version},
+			{"type": "library", "name": "near", "version": version + "1", "purl": "pkg:generic/" + name + "x@" + version + "1"},
+		})
+		l.commit()
+		for _, tc := range []struct {
+			purl  string
+			build bool
+		}{
+			{"pkg:generic/" + name + "@" + version, true},
+			{"pkg:generic/" + name, true},
+			{"pkg:generic/" + name + "@" + version + "2", false},
+			{"pkg:generic/" + name[1:], false},
+			{"pkg:generic/" + name + "x", true},
+		} {
+			im, err := x.Impact(ctx, ImpactQuery{PURL: tc.purl})
+			if err != nil {
+				t.Fatalf("Impact(%.40s…, %d bytes) = %v", tc.purl, len(tc.purl), err)
+			}
+			if found := len(im.Builds) == 1 && im.Builds[0].Digest == fw.Digest; found != tc.build || len(im.Builds) > 1 {
+				t.Errorf("Impact(%.40s…, %d bytes) = builds %+v; want the long build: %v", tc.purl, len(tc.purl), im.Builds, tc.build)
+			}
+		}
+	})
+}
