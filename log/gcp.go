@@ -131,6 +131,23 @@ func (s GCP) partialOrFull(ctx context.Context, p uint8, path func(uint8) string
 	return b, err
 }
 
+// sequenced reads Tessera's next sequence number: its driver gives entries
+// their index in one Spanner transaction and integrates them into the tree
+// in later ones, so after a crash the tree may lag the entries that have an
+// index. SeqCoord is the pinned Tessera v1.0.4's table; Tessera exports no
+// reader of it.
+func (s GCP) sequenced(ctx context.Context) (uint64, error) {
+	row, err := s.Client.Single().ReadRow(ctx, "SeqCoord", spanner.Key{0}, []string{"next"})
+	if err != nil {
+		return 0, fmt.Errorf("reading Tessera's next sequence number: %w", err)
+	}
+	var next int64
+	if err := row.Columns(&next); err != nil {
+		return 0, fmt.Errorf("reading Tessera's next sequence number: %w", err)
+	}
+	return uint64(next), nil
+}
+
 // shared: any number of frontends append to one database and bucket.
 func (GCP) shared() bool { return true }
 

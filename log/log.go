@@ -282,19 +282,28 @@ func (l *Log) Sequence(ctx context.Context, leaf []byte) (index uint64, dup bool
 	return idx.Index, idx.IsDup, nil
 }
 
-// awaitAntispam blocks until Tessera's persistent antispam index covers the
-// tree as integrated when it is called. Its follower indexes entries a second or so after
-// integration, and the in-memory index of recent entries dies with the
-// process: without this wait at start, an entry sequenced just before a
-// crash and resubmitted just after it would be appended a second time.
+// awaitAntispam blocks until Tessera's persistent antispam index covers
+// every entry that had an index when it is called. Its follower indexes
+// entries a second or so after integration, and the in-memory index of
+// recent entries dies with the process: without this wait at start, an
+// entry sequenced just before a crash and resubmitted just after it would
+// be appended a second time. Where the tree may lag the entries sequenced
+// (twoPhase), the wait includes the integration of those.
 func (l *Log) awaitAntispam(ctx context.Context) error {
 	start := time.Now()
-	// The tree as it stands now: on a shared log other frontends keep
+	// The log as it stands now: on a shared log other frontends keep
 	// appending, and the follower, waking once a second, may never catch
 	// a moving size.
 	size, err := l.reader.IntegratedSize(ctx)
 	if err != nil {
 		return fmt.Errorf("reading integrated size: %w", err)
+	}
+	if tp, ok := l.cfg.Storage.(twoPhase); ok {
+		seq, err := tp.sequenced(ctx)
+		if err != nil {
+			return err
+		}
+		size = max(size, seq)
 	}
 	for {
 		done, err := l.antispamProgress.EntriesProcessed(ctx)

@@ -47,6 +47,14 @@ type Storage interface {
 	String() string
 }
 
+// twoPhase is a Storage whose driver gives entries their index before it
+// integrates them into the tree, which may then lag them (GCP's). The
+// others integrate as they sequence.
+type twoPhase interface {
+	// sequenced returns how many entries have an index.
+	sequenced(ctx context.Context) (uint64, error)
+}
+
 // POSIX is Tessera's POSIX driver: the tree in a local directory, on one
 // machine, with a badger antispam index beside it.
 type POSIX struct {

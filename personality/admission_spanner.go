@@ -218,6 +218,12 @@ func (a *SpannerAdmission) take(ctx context.Context, rows []leaseReq, record []i
 			}
 			return tx.BufferWrite(ms)
 		})
+		if spanner.ErrCode(err) == codes.DeadlineExceeded {
+			// A deadline, ctx's or the client's own on a call: the
+			// database is too busy to answer in time, which the submitter
+			// may retry.
+			return 0, nil, fmt.Errorf("admission: %w: %v", vlog.ErrPushback, err)
+		}
 		if err != nil {
 			return 0, nil, fmt.Errorf("admission: %w", err)
 		}
@@ -226,6 +232,9 @@ func (a *SpannerAdmission) take(ctx context.Context, rows []leaseReq, record []i
 		}
 		select {
 		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return 0, nil, fmt.Errorf("admission: %w: the locks stayed held", vlog.ErrPushback)
+			}
 			return 0, nil, fmt.Errorf("admission: waiting for locks: %w", ctx.Err())
 		case <-time.After(pause/2 + mrand.N(pause)):
 		}

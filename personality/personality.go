@@ -239,9 +239,13 @@ func (p *Personality) submit(ctx context.Context, envelopeJSON []byte) (*submiss
 }
 
 // noTurn is the error of a submission whose wait for its locks failed:
-// pushback if the wait ran out of turn's time while the request went on
-// (a driver may report that in its own error).
+// pushback if the admission says so (its database too busy to answer), or
+// if the wait ran out of turn's time while the request went on (a driver
+// may report that in its own error).
 func (p *Personality) noTurn(ctx, turn context.Context, err error) error {
+	if errors.Is(err, vlog.ErrPushback) {
+		return err
+	}
 	if turn.Err() != nil && ctx.Err() == nil {
 		p.logger.DebugContext(ctx, "no turn for a submission", "timeout", p.cfg.TurnTimeout, "err", err)
 		return fmt.Errorf("%w: the entries that could change this one's verdict held its locks for %v", vlog.ErrPushback, p.cfg.TurnTimeout)

@@ -72,7 +72,7 @@ func TestCheck(t *testing.T) {
 // forked chain, which the log rightly accepts and reports.
 func TestTwoFrontends(t *testing.T) {
 	skipShort(t)
-	for _, backend := range e2e.Backends[1:] { // the shared ones (e2e.Backends says when gcp is among them)
+	for _, backend := range e2e.Backends[1:] { // the shared ones
 		t.Run(backend, func(t *testing.T) { testTwoFrontends(t, backend) })
 	}
 }

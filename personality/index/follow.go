@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -252,6 +253,9 @@ func (f *Follower) Run(ctx context.Context) {
 	for {
 		if r, err := f.CatchUp(ctx); errors.Is(err, ErrStandby) {
 			f.cfg.Logger.DebugContext(ctx, "another process follows the log into the shared index")
+		} else if errors.Is(err, fs.ErrNotExist) && f.report.Load() == nil {
+			// A new log has no checkpoint until the first one is published.
+			f.cfg.Logger.DebugContext(ctx, "no checkpoint to follow yet", "err", err)
 		} else if err != nil && ctx.Err() == nil {
 			f.cfg.Logger.ErrorContext(ctx, "following the log into the index", "err", err)
 		} else if err == nil && r.New > 0 {

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,4 +181,40 @@ func TestSharedFollower(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFollowNewLog checks that a follower of a log with no checkpoint yet,
+// as a new log is until its first one is published, logs no error.
+func TestFollowNewLog(t *testing.T) {
+	var errs atomic.Int64
+	_, _, verifier := logtest.NewKey(t, logtest.Origin)
+	missing := func(context.Context) ([]byte, error) { return nil, fmt.Errorf("checkpoint: %w", fs.ErrNotExist) }
+	fl, err := NewFollower(context.Background(), FollowerConfig{
+		Tiles: &client.Tiles{Checkpoint: missing}, Verifier: verifier, Roots: fleetRoots(t),
+		Dir: t.TempDir(), Interval: 5 * time.Millisecond, Logger: slog.New(countErrors{slog.DiscardHandler, &errs})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	fl.Run(ctx)
+	if n := errs.Load(); n != 0 {
+		t.Errorf("%d errors logged following a log with no checkpoint yet; want none", n)
+	}
+}
+
+// countErrors counts the records of level Error a handler receives.
+type countErrors struct {
+	slog.Handler
+	n *atomic.Int64
+}
+
+func (c countErrors) Enabled(context.Context, slog.Level) bool { return true }
+
+func (c countErrors) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		c.n.Add(1)
+	}
+	return nil
 }

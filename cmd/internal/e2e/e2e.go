@@ -137,21 +137,11 @@ func StartVigild(t testing.TB, data, roots string, extra ...string) *Server {
 		append([]string{"--data", data, "--trust-roots", roots, "--listen", addr, "--origin", "e2e.vigil.local/log"}, extra...))
 }
 
-// Backends are the storages vigild runs on in the end-to-end tests: posix
-// and mysql, and gcp where VIGIL_E2E_GCP=1. The end-to-end suite passes on
-// gcp alone, but not yet reliably beside the rest of make test on two
-// cores: under that load, the query index's follower on the Spanner
-// emulator falls ever further behind (the emulator aborts its transactions
-// for the log's own), and two-frontend runs time out. Until that is fixed,
-// make test runs the GCP backend's package tests and TestGCPNeedsCreate.
-var Backends = backends()
-
-func backends() []string {
-	if os.Getenv("VIGIL_E2E_GCP") == "1" {
-		return []string{"posix", "mysql", "gcp"}
-	}
-	return []string{"posix", "mysql"}
-}
+// Backends are the storages vigild runs on in the end-to-end tests, posix
+// first: posix, mysql (log/mysqltest's MariaDB) and gcp (log/gcptest's
+// Spanner emulator and GCS fake; where the emulator is missing, the gcp
+// tests skip loudly, or fail under CI).
+var Backends = []string{"posix", "mysql", "gcp"}
 
 // StartVigildOn starts vigild on the named backend, as StartVigild. On
 // mysql the log lives in a fresh database of the test binary's MariaDB
