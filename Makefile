@@ -66,7 +66,7 @@ bench: ## the benchmarks, BENCHCOUNT runs each, medians by benchstat (raw output
 	  $(GO) test -c -o bin/bench.test $$pkg >/dev/null; test -f bin/bench.test || continue; \
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  if [ "$$pkg" = "$$($(GO) list ./personality)" ]; then \
-	    (cd $$dir && $(CURDIR)/bin/bench.test -test.run '^$$' -test.bench 'Throughput|WitnessedReceipts' -test.benchtime 1x -test.count $(BENCHCOUNT) -test.timeout 60m 2>>$(CURDIR)/bench.log) | tee -a bench.out; \
+	    (cd $$dir && $(CURDIR)/bin/bench.test -test.run '^$$' -test.bench 'Throughput|WitnessedReceipts' -test.benchtime 1x -test.count $(BENCHCOUNT) -test.timeout 120m 2>>$(CURDIR)/bench.log) | tee -a bench.out; \
 	  fi; \
 	  (cd $$dir && $(CURDIR)/bin/bench.test -test.run '^$$' -test.bench . -test.skip 'Throughput|WitnessedReceipts' -test.count $(BENCHCOUNT) -test.timeout 30m 2>>$(CURDIR)/bench.log) | grep -v '^PASS' | tee -a bench.out; \
 	  rm -f bin/bench.test; \

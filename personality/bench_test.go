@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -294,12 +295,16 @@ func sigChecks(b *testing.B, envelopes [][]byte, keys map[string]*client.PublicK
 }
 
 // latencies submits bodies open-loop at rate per second, waiting for each
-// evidence bundle, and returns the sorted submit-to-receipt latencies.
-func latencies(b *testing.B, url string, bodies [][]byte, rate float64) []time.Duration {
+// evidence bundle, and returns the sorted submit-to-receipt latencies and
+// how many submissions were answered with pushback. A pushed-back
+// submission is sent again after its Retry-After, as a client would, and
+// its latency runs from the first try.
+func latencies(b *testing.B, url string, bodies [][]byte, rate float64) ([]time.Duration, int64) {
 	b.Helper()
 	lat := make([]time.Duration, len(bodies))
 	var wg sync.WaitGroup
 	var failed atomic.Value
+	var pushed atomic.Int64
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
 	for i := range bodies {
@@ -308,15 +313,24 @@ func latencies(b *testing.B, url string, bodies [][]byte, rate float64) []time.D
 		go func() {
 			defer wg.Done()
 			t0 := time.Now()
-			resp, err := benchClient.Post(url, "application/json", bytes.NewReader(bodies[i]))
-			if err != nil {
-				failed.Store(err.Error())
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusCreated {
-				failed.Store(fmt.Sprintf("status %d", resp.StatusCode))
+			for {
+				resp, err := benchClient.Post(url, "application/json", bytes.NewReader(bodies[i]))
+				if err != nil {
+					failed.Store(err.Error())
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusServiceUnavailable {
+					pushed.Add(1)
+					after, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+					time.Sleep(time.Duration(max(after, 1)) * time.Second)
+					continue
+				}
+				if resp.StatusCode != http.StatusCreated {
+					failed.Store(fmt.Sprintf("status %d", resp.StatusCode))
+				}
+				break
 			}
 			lat[i] = time.Since(t0)
 		}()
@@ -326,7 +340,7 @@ func latencies(b *testing.B, url string, bodies [][]byte, rate float64) []time.D
 		b.Fatalf("latency run: %v", f)
 	}
 	slices.Sort(lat)
-	return lat
+	return lat, pushed.Load()
 }
 
 // BenchmarkThroughput measures, side by side on the same disk:
@@ -337,6 +351,7 @@ func latencies(b *testing.B, url string, bodies [][]byte, rate float64) []time.D
 //	ratio            vigil_entries/s over the additive bound 1/(1/raw + 1/sigchecks)
 //	receipts/s       vigil's peak rate of submissions answered with an evidence bundle
 //	p50_ms, p99_ms   submit-to-receipt latency, open loop at half of receipts/s
+//	latency_pushbacks  submissions of that run answered with pushback, and sent again
 //
 // The load comes from the same process over loopback, so client and server
 // share the machine's cores, as they do for both the raw and vigil runs.
@@ -379,7 +394,7 @@ func benchThroughput(b *testing.B, backend string, w *benchWorkload) {
 
 		// The peak rate of receipts, then latency at half of it.
 		r, _ := post(b, srv.URL+"/v1/entries", w.receipts, 4*conc)
-		lat := latencies(b, srv.URL+"/v1/entries", w.latency, r/2)
+		lat, lp := latencies(b, srv.URL+"/v1/entries", w.latency, r/2)
 		srv.Close()
 
 		b.ReportMetric(a, "raw_entries/s")
@@ -389,6 +404,7 @@ func benchThroughput(b *testing.B, backend string, w *benchWorkload) {
 		b.ReportMetric(r, "receipts/s")
 		b.ReportMetric(float64(pa), "raw_pushbacks")
 		b.ReportMetric(float64(pv), "vigil_pushbacks")
+		b.ReportMetric(float64(lp), "latency_pushbacks")
 		b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50_ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99_ms")
 	}
@@ -406,6 +422,7 @@ func benchThroughput(b *testing.B, backend string, w *benchWorkload) {
 //	raw_p50_ms, raw_p99_ms its latency, open loop at half of that rate
 //	receipts/s             vigil's peak rate of submissions answered with a bundle
 //	p50_ms, p99_ms         vigil's submit-to-witnessed-receipt latency, open loop at half of it
+//	*latency_pushbacks     submissions of those runs answered with pushback, and sent again
 //
 // Run it with -benchtime 1x -count N, as BenchmarkThroughput.
 //
@@ -432,13 +449,13 @@ func benchWitnessedReceipts(b *testing.B, backend string, w *benchWorkload) {
 		rawLog, _ := benchLog(b, backend, 3)
 		raw := httptest.NewServer(rawHandler(rawLog))
 		rr, _ := post(b, raw.URL+"/v1/entries", w.receipts, conc)
-		rawLat := latencies(b, raw.URL+"/v1/entries", w.latency, rr/2)
+		rawLat, rlp := latencies(b, raw.URL+"/v1/entries", w.latency, rr/2)
 		raw.Close()
 
 		srv := benchServer(b, backend, 3, w.roots)
 		post(b, srv.URL+"/v1/entries", w.enrollments, 512)
 		r, _ := post(b, srv.URL+"/v1/entries", w.receipts, conc)
-		lat := latencies(b, srv.URL+"/v1/entries", w.latency, r/2)
+		lat, lp := latencies(b, srv.URL+"/v1/entries", w.latency, r/2)
 		srv.Close()
 		b.ReportMetric(rr, "raw_receipts/s")
 		b.ReportMetric(float64(rawLat[len(rawLat)/2].Milliseconds()), "raw_p50_ms")
@@ -446,6 +463,8 @@ func benchWitnessedReceipts(b *testing.B, backend string, w *benchWorkload) {
 		b.ReportMetric(r, "receipts/s")
 		b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50_ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99_ms")
+		b.ReportMetric(float64(rlp), "raw_latency_pushbacks")
+		b.ReportMetric(float64(lp), "latency_pushbacks")
 	}
 	b.ReportMetric(0, "ns/op")
 }
