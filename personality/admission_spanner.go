@@ -3,6 +3,7 @@ package personality
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -174,72 +175,6 @@ func (a *SpannerAdmission) take(ctx context.Context, rows []leaseReq, record []i
 	for i, r := range rows {
 		ids[i] = int64(r.id)
 	}
-	pause := time.Millisecond
-	var fence uint64
-	for {
-		held := false
-		_, err := a.client.ReadWriteTransaction(ctx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
-			cur, err := readLeases(ctx, tx, ids)
-			if err != nil {
-				return err
-			}
-			now, err := databaseNow(ctx, tx)
-			if err != nil {
-				return err
-			}
-			fence, held = 0, true
-			for _, r := range rows {
-				l := cur[r.id]
-				free := !l.writerHeld(now) && (r.write && !l.readersHeld(now) || !r.write && !l.wanted(now))
-				held = held && free
-				fence = max(fence, uint64(l.lastSize))
-			}
-			var ms []*spanner.Mutation
-			for _, r := range rows {
-				l := cur[r.id]
-				switch {
-				case !held && r.write && !l.writerHeld(now):
-					// Held by readers: no new ones until this writer is in.
-					l.wantedUntil = spanner.NullTime{Time: now.Add(time.Second), Valid: true}
-				case !held:
-					continue
-				case r.write:
-					l.writer = spanner.NullString{StringVal: token, Valid: true}
-					l.writerUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
-					l.wantedUntil = spanner.NullTime{}
-				default:
-					if !l.readersHeld(now) {
-						l.readers = 0
-					}
-					l.readers++
-					l.readersUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
-				}
-				ms = append(ms, l.mutation(r.id))
-			}
-			return tx.BufferWrite(ms)
-		})
-		if spanner.ErrCode(err) == codes.DeadlineExceeded {
-			// A deadline, ctx's or the client's own on a call: the
-			// database is too busy to answer in time, which the submitter
-			// may retry.
-			return 0, nil, fmt.Errorf("admission: %w: %v", vlog.ErrPushback, err)
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("admission: %w", err)
-		}
-		if held {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
-				return 0, nil, fmt.Errorf("admission: %w: the locks stayed held", vlog.ErrPushback)
-			}
-			return 0, nil, fmt.Errorf("admission: waiting for locks: %w", ctx.Err())
-		case <-time.After(pause/2 + mrand.N(pause)):
-		}
-		pause = min(2*pause, 50*time.Millisecond)
-	}
 	release := func(sequenced bool, index uint64) error {
 		// The lease outlives the request: see SQLAdmission.write.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -281,7 +216,83 @@ func (a *SpannerAdmission) take(ctx context.Context, rows []leaseReq, record []i
 		}
 		return nil
 	}
-	return fence, release, nil
+
+	pause := time.Millisecond
+	var fence uint64
+	for {
+		held := false
+		// A transaction is not cut short by ctx, which bounds only the
+		// wait: Spanner does not roll back one whose commit a context
+		// ended, and the emulator, which runs one read-write transaction
+		// at a time, then stalled every other for good.
+		txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseTime)
+		_, err := a.client.ReadWriteTransaction(txCtx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
+			cur, err := readLeases(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			now, err := databaseNow(ctx, tx)
+			if err != nil {
+				return err
+			}
+			fence, held = 0, true
+			for _, r := range rows {
+				l := cur[r.id]
+				free := !l.writerHeld(now) && (r.write && !l.readersHeld(now) || !r.write && !l.wanted(now))
+				held = held && free
+				fence = max(fence, uint64(l.lastSize))
+			}
+			var ms []*spanner.Mutation
+			for _, r := range rows {
+				l := cur[r.id]
+				switch {
+				case !held && r.write && !l.writerHeld(now):
+					// Held by readers: no new ones until this writer is in.
+					l.wantedUntil = spanner.NullTime{Time: now.Add(time.Second), Valid: true}
+				case !held:
+					continue
+				case r.write:
+					l.writer = spanner.NullString{StringVal: token, Valid: true}
+					l.writerUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
+					l.wantedUntil = spanner.NullTime{}
+				default:
+					if !l.readersHeld(now) {
+						l.readers = 0
+					}
+					l.readers++
+					l.readersUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
+				}
+				ms = append(ms, l.mutation(r.id))
+			}
+			return tx.BufferWrite(ms)
+		})
+		cancel()
+		if spanner.ErrCode(err) == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded) {
+			// The transaction's deadline, or the client's own on a call:
+			// the database is too busy to answer in time, which the
+			// submitter may retry.
+			return 0, nil, fmt.Errorf("admission: %w: %v", vlog.ErrPushback, err)
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("admission: %w", err)
+		}
+		if held && ctx.Err() != nil {
+			// Taken for a submitter that stopped waiting.
+			release(false, 0)
+		}
+		if held && ctx.Err() == nil {
+			return fence, release, nil
+		}
+		select {
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return 0, nil, fmt.Errorf("admission: %w: the locks stayed held", vlog.ErrPushback)
+			}
+			return 0, nil, fmt.Errorf("admission: waiting for locks: %w", ctx.Err())
+		case <-time.After(pause/2 + mrand.N(pause)):
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }
 
 // lease is a vigil_admission row.

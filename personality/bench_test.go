@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -105,7 +106,8 @@ func benchServer(b *testing.B, backend string, witnesses int, roots *client.Trus
 	b.Helper()
 	ctx := context.Background()
 	l, st := benchLog(b, backend, witnesses)
-	cfg := Config{Log: l, Roots: roots, Logger: slog.New(slog.DiscardHandler)}
+	// Failures go to stderr (make bench's bench.log), beside Tessera's.
+	cfg := Config{Log: l, Roots: roots, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	cfg.Blobs, cfg.Admission = frontendOf(b, st)
 	p, err := New(ctx, cfg)
 	if err != nil {
