@@ -285,9 +285,8 @@ func (a *SpannerAdmission) take(ctx context.Context, rows []leaseReq, record []i
 		}
 		select {
 		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
-				return 0, nil, fmt.Errorf("admission: %w: the locks stayed held", vlog.ErrPushback)
-			}
+			// The submitter's turn ran out, or it left: Personality.noTurn
+			// tells which.
 			return 0, nil, fmt.Errorf("admission: waiting for locks: %w", ctx.Err())
 		case <-time.After(pause/2 + mrand.N(pause)):
 		}

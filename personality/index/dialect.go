@@ -22,7 +22,7 @@ type dialect struct {
 	// dropIndexes drops a table's indexes before the table, which Spanner
 	// refuses to drop while it has any.
 	dropIndexes bool
-	// ddlBatch sends the statements that create the tables as one batch:
+	// ddlBatch sends schema statements (runDDL's) as one batch:
 	// Spanner makes each batch a schema change of its own, which takes
 	// seconds.
 	ddlBatch bool

@@ -23,7 +23,8 @@
 // Spanner bounds a commit to 80,000 mutations, counted a cell at a time,
 // secondary indexes included. The index on Spanner therefore commits in
 // steps: Add commits, at the size it has reached, whenever the facts added
-// since the last commit near half that (an SBOM of thousands of components
+// since the last commit reach the dialect's budget, 1,000 mutations, kept
+// far below the limit so that a write is short (an SBOM of thousands of components
 // may take several commits, its build's row last, so that queries see it
 // whole or not at all); Truncate cuts from the top down, each step leaving
 // the index as a Commit of a smaller size would. So the index may get ahead
@@ -311,7 +312,7 @@ func sharedDialect(db *sql.DB) *dialect {
 
 // create creates the index's tables if missing.
 func create(ctx context.Context, db *sql.DB, d *dialect) error {
-	if err := runDDL(ctx, db, d, d.ddl()); err != nil {
+	if err := runDDL(ctx, db, d.ddlBatch, d.ddl()); err != nil {
 		return fmt.Errorf("creating the index's tables: %w", err)
 	}
 	args, err := d.args([]any{"size", "version", schemaVersion})
@@ -325,15 +326,15 @@ func create(ctx context.Context, db *sql.DB, d *dialect) error {
 }
 
 // runDDL runs schema statements on one connection, one at a time (a MySQL
-// DSN may not allow several in one Exec), or in one batch where d batches
-// its DDL.
-func runDDL(ctx context.Context, db *sql.DB, d *dialect, stmts []string) error {
+// DSN may not allow several in one Exec), or in one batch (see
+// dialect.ddlBatch).
+func runDDL(ctx context.Context, db *sql.DB, batch bool, stmts []string) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if d.ddlBatch {
+	if batch {
 		stmts = slices.Concat([]string{"START BATCH DDL"}, stmts, []string{"RUN BATCH"})
 	}
 	// Spanner makes one schema change at a time and refuses others: see
@@ -341,7 +342,7 @@ func runDDL(ctx context.Context, db *sql.DB, d *dialect, stmts []string) error {
 	return vlog.RetrySchemaChange(ctx, nil, func() error {
 		for _, s := range stmts {
 			if _, err := conn.ExecContext(ctx, s); err != nil {
-				if d.ddlBatch {
+				if batch {
 					conn.ExecContext(ctx, "ABORT BATCH") // if the failure left one open
 				}
 				return err
@@ -365,7 +366,7 @@ func discardOlder(ctx context.Context, db *sql.DB, d *dialect) error {
 	if v >= schemaVersion {
 		return nil
 	}
-	if err := runDDL(ctx, db, d, d.dropDDL()); err != nil {
+	if err := runDDL(ctx, db, d.ddlBatch, d.dropDDL()); err != nil {
 		return fmt.Errorf("discarding an index of schema version %d: %w", v, err)
 	}
 	return create(ctx, db, d)
@@ -458,14 +459,6 @@ func (x *Index) Size(ctx context.Context) (uint64, error) {
 	return n, nil
 }
 
-// guarded runs the guard, if any, in a write transaction.
-func (x *Index) guarded(ctx context.Context, tx *sql.Tx) error {
-	if x.guard == nil {
-		return nil
-	}
-	return x.guard(ctx, tx)
-}
-
 // inTx runs fn in a write transaction of its own, which guard, if set,
 // checks first, and commits it.
 func inTx(ctx context.Context, db *sql.DB, guard func(context.Context, *sql.Tx) error, fn func(*sql.Tx) error) error {
@@ -495,9 +488,11 @@ func (x *Index) begin(ctx context.Context) (*writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("starting a write: %w", err)
 		}
-		if err := x.guarded(ctx, tx); err != nil {
-			tx.Rollback()
-			return nil, err
+		if x.guard != nil {
+			if err := x.guard(ctx, tx); err != nil {
+				tx.Rollback()
+				return nil, err
+			}
 		}
 		if b := x.d.batch; b != nil {
 			for _, s := range b.begin {

@@ -243,7 +243,7 @@ func makeVersion2(tb testing.TB, db *sql.DB, d *dialect) {
 		stmts = append(stmts, d.types.Replace(s))
 	}
 	ctx := context.Background()
-	if err := runDDL(ctx, db, d, stmts); err != nil {
+	if err := runDDL(ctx, db, d.ddlBatch, stmts); err != nil {
 		tb.Fatal(err)
 	}
 	args, err := d.args([]any{"version"})

@@ -9,8 +9,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	vlog "github.com/vigil-log/vigil/log"
 )
 
 // ErrStandby is CatchUp's answer on a frontend whose follower stands by
@@ -168,14 +166,11 @@ const leaseTTL = 30 * time.Second
 
 // newRowLease creates the lease's table, with its row, if missing.
 func newRowLease(ctx context.Context, db *sql.DB) (lease, error) {
-	if err := vlog.RetrySchemaChange(ctx, nil, func() error {
-		_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS vigil_index_lease (
+	if err := runDDL(ctx, db, true, []string{`CREATE TABLE IF NOT EXISTS vigil_index_lease (
 			id INT64 NOT NULL,
 			generation INT64 NOT NULL,
 			holder STRING(MAX),
-			expiry TIMESTAMP NOT NULL) PRIMARY KEY (id)`)
-		return err
-	}); err != nil {
+			expiry TIMESTAMP NOT NULL) PRIMARY KEY (id)`}); err != nil {
 		return nil, fmt.Errorf("index: creating vigil_index_lease: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT OR IGNORE INTO vigil_index_lease (id, generation, expiry) VALUES (0, 0, TIMESTAMP '1970-01-01T00:00:00Z')`); err != nil {
@@ -281,10 +276,7 @@ type sqlStore struct {
 const storePart = 4 << 20
 
 func newSQLStore(ctx context.Context, db *sql.DB, d *dialect, l lease) (*sqlStore, error) {
-	if err := vlog.RetrySchemaChange(ctx, nil, func() error {
-		_, err := db.ExecContext(ctx, d.stateTable)
-		return err
-	}); err != nil {
+	if err := runDDL(ctx, db, d.ddlBatch, []string{d.stateTable}); err != nil {
 		return nil, fmt.Errorf("index: creating vigil_audit_state: %w", err)
 	}
 	return &sqlStore{db: db, d: d, lease: l}, nil
