@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/spanner"
 	database "cloud.google.com/go/spanner/admin/database/apiv1"
 	"cloud.google.com/go/spanner/admin/database/apiv1/databasepb"
+	"github.com/prometheus/client_golang/prometheus"
 	vlog "github.com/vigil-log/vigil/log"
 	"google.golang.org/grpc/codes"
 )
@@ -30,7 +32,8 @@ import (
 // time the last of their leases ends. A writer that finds its rows held
 // marks them wanted, so that new readers wait and writers are not starved,
 // and tries again after a short, growing pause. Releasing is another short
-// transaction.
+// transaction. A frontend's takes and releases are batched: all those
+// waiting at a time go in one transaction, so it has one in flight.
 //
 // Beyond SQLAdmission's gaps, leases bring one of their own: a frontend that
 // holds a lock longer than leaseTime (a process paused, or a sequencing
@@ -42,6 +45,12 @@ type SpannerAdmission struct {
 	client *spanner.Client
 	logger *slog.Logger
 	reads  readGroups
+
+	mu      sync.Mutex
+	queue   []*leaseOp // waiting for the next batch
+	running bool       // a goroutine is doing batches (run)
+
+	transactions, ops prometheus.Counter
 }
 
 // leaseTime bounds how long a lock is held: far beyond the check and
@@ -53,8 +62,10 @@ const leaseTime = 10 * time.Second
 // NewSpannerAdmission creates the vigil_admission table in the database if
 // it is missing, through an admin client of its own, and locks through c,
 // which the caller closes. Failures no submission sees go to logger; nil
-// discards.
-func NewSpannerAdmission(ctx context.Context, c *spanner.Client, logger *slog.Logger) (*SpannerAdmission, error) {
+// discards. reg, if not nil, receives its metrics:
+// personality_admission_transactions_total and personality_admission_ops_total
+// (takes and releases of leases), whose ratio is the mean batch.
+func NewSpannerAdmission(ctx context.Context, c *spanner.Client, logger *slog.Logger, reg prometheus.Registerer) (*SpannerAdmission, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -81,7 +92,19 @@ func NewSpannerAdmission(ctx context.Context, c *spanner.Client, logger *slog.Lo
 	if layout != admissionLayout {
 		return nil, fmt.Errorf("admission: vigil_admission is laid out as %d by another vigil version, this one uses %d: stop every frontend of the log and start them all on one version", layout, admissionLayout)
 	}
-	a := &SpannerAdmission{client: c, logger: logger}
+	a := &SpannerAdmission{client: c, logger: logger,
+		transactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "personality_admission_transactions_total",
+			Help: "Spanner transactions run to take and release admission leases, each a batch of ops.",
+		}),
+		ops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "personality_admission_ops_total",
+			Help: "Takes and releases of admission leases done in Spanner transactions.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(a.transactions, a.ops)
+	}
 	a.reads.lock = func(ids []int) (uint64, func(), error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -166,127 +189,227 @@ type leaseReq struct {
 	write bool
 }
 
-// take leases rows, retrying until they are free or ctx ends, and returns
-// the largest last_size among them and the function that ends the lease,
-// moving record's last_size past a sequenced entry.
+// batchInterval is the least time between the starts of a frontend's
+// batches.
+const batchInterval = 25 * time.Millisecond
+
+// leaseOp is one take or release of leases. A frontend's ops are done in
+// batches, one transaction at a time (see run).
+type leaseOp struct {
+	rows    []leaseReq
+	token   string // a writer's lease's
+	release bool
+	// On release: whether the entry was sequenced, its index, and the rows
+	// whose last_size moves past it.
+	sequenced bool
+	index     uint64
+	record    []int
+
+	done  chan struct{} // closed once the outcome is set
+	held  bool          // on take: the leases were taken
+	fence uint64        // on take: the largest last_size among the rows
+	err   error
+}
+
+// do queues op for the next batch and returns once it is done. A batch's
+// transaction runs under its own deadline, not a submitter's: Spanner does
+// not roll back one whose commit a context ended, and the emulator, which
+// runs one read-write transaction at a time, then stalled every other for
+// good.
+func (a *SpannerAdmission) do(op *leaseOp) *leaseOp {
+	op.done = make(chan struct{})
+	a.mu.Lock()
+	a.queue = append(a.queue, op)
+	if !a.running {
+		a.running = true
+		go a.run()
+	}
+	a.mu.Unlock()
+	return op
+}
+
+// run does the queued ops, all of those queued at a time in one
+// transaction, until none are left. So a frontend has one admission
+// transaction in flight, however many submissions wait, and the slower the
+// database, the larger the batches. (On the emulator, which aborts a
+// transaction begun while another runs, a transaction per lease and per
+// release, each retried with a growing back-off, kept Tessera's
+// integration from committing for minutes.)
+func (a *SpannerAdmission) run() {
+	for {
+		a.mu.Lock()
+		batch := a.queue
+		a.queue = nil
+		if len(batch) == 0 {
+			a.running = false
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), leaseTime)
+		err := a.apply(ctx, batch)
+		cancel()
+		a.transactions.Inc()
+		a.ops.Add(float64(len(batch)))
+		for _, op := range batch {
+			if err != nil {
+				op.held, op.err = false, err
+			}
+			close(op.done)
+		}
+		time.Sleep(time.Until(start.Add(batchInterval)))
+	}
+}
+
+// apply does a batch in one transaction: its releases first, then its
+// takes in the order they came, each seeing the rows as the ops before it
+// left them.
+func (a *SpannerAdmission) apply(ctx context.Context, batch []*leaseOp) error {
+	var ids []int64
+	seen := map[int]bool{}
+	for _, op := range batch {
+		for _, r := range op.rows {
+			if !seen[r.id] {
+				seen[r.id] = true
+				ids = append(ids, int64(r.id))
+			}
+		}
+	}
+	_, err := a.client.ReadWriteTransaction(ctx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
+		cur, err := readLeases(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		now, err := databaseNow(ctx, tx)
+		if err != nil {
+			return err
+		}
+		changed := map[int]bool{}
+		for _, op := range batch {
+			if op.release {
+				releaseLeases(op, cur, changed)
+			}
+		}
+		for _, op := range batch {
+			if !op.release {
+				takeLeases(op, cur, changed, now)
+			}
+		}
+		ms := make([]*spanner.Mutation, 0, len(changed))
+		for id := range changed {
+			ms = append(ms, cur[id].mutation(id))
+		}
+		return tx.BufferWrite(ms)
+	})
+	return err
+}
+
+// releaseLeases ends op's leases in cur and moves its record rows past a
+// sequenced entry.
+func releaseLeases(op *leaseOp, cur map[int]*lease, changed map[int]bool) {
+	for _, r := range op.rows {
+		l := cur[r.id]
+		if r.write {
+			if l.writer.StringVal != op.token {
+				continue // the lease ended and another took the row
+			}
+			l.writer, l.writerUntil = spanner.NullString{}, spanner.NullTime{}
+		} else if l.readers > 0 {
+			l.readers--
+		}
+		changed[r.id] = true
+	}
+	if op.sequenced {
+		for _, id := range op.record {
+			cur[id].lastSize = max(cur[id].lastSize, int64(op.index+1))
+			changed[id] = true
+		}
+	}
+}
+
+// takeLeases takes op's leases in cur if all its rows are free, and
+// otherwise marks the rows readers hold from a writer as wanted, so that
+// no new readers come before it.
+func takeLeases(op *leaseOp, cur map[int]*lease, changed map[int]bool, now time.Time) {
+	op.held, op.fence = true, 0
+	for _, r := range op.rows {
+		l := cur[r.id]
+		free := !l.writerHeld(now) && (r.write && !l.readersHeld(now) || !r.write && !l.wanted(now))
+		op.held = op.held && free
+		op.fence = max(op.fence, uint64(l.lastSize))
+	}
+	for _, r := range op.rows {
+		l := cur[r.id]
+		switch {
+		case !op.held && r.write && !l.writerHeld(now):
+			// Held by readers: no new ones until this writer is in.
+			l.wantedUntil = spanner.NullTime{Time: now.Add(time.Second), Valid: true}
+		case !op.held:
+			continue
+		case r.write:
+			l.writer = spanner.NullString{StringVal: op.token, Valid: true}
+			l.writerUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
+			l.wantedUntil = spanner.NullTime{}
+		default:
+			if !l.readersHeld(now) {
+				l.readers = 0
+			}
+			l.readers++
+			l.readersUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
+		}
+		changed[r.id] = true
+	}
+}
+
+// take leases rows, trying again until they are free or ctx ends, and
+// returns the largest last_size among them and the function that ends the
+// lease, moving record's last_size past a sequenced entry.
 func (a *SpannerAdmission) take(ctx context.Context, rows []leaseReq, record []int) (uint64, func(bool, uint64) error, error) {
 	token := rand.Text()
-	ids := make([]int64, len(rows))
-	for i, r := range rows {
-		ids[i] = int64(r.id)
-	}
 	release := func(sequenced bool, index uint64) error {
 		// The lease outlives the request: see SQLAdmission.write.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		_, err := a.client.ReadWriteTransaction(ctx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
-			cur, err := readLeases(ctx, tx, ids)
-			if err != nil {
-				return err
-			}
-			var ms []*spanner.Mutation
-			for _, r := range rows {
-				l := cur[r.id]
-				if r.write {
-					if l.writer.StringVal != token {
-						continue // the lease ended and another took the row
-					}
-					l.writer, l.writerUntil = spanner.NullString{}, spanner.NullTime{}
-				} else if l.readers > 0 {
-					l.readers--
-				}
-				ms = append(ms, l.mutation(r.id))
-			}
-			if sequenced {
-				for _, id := range record {
-					l := cur[id]
-					l.lastSize = max(l.lastSize, int64(index+1))
-					ms = append(ms, l.mutation(id))
-				}
-			}
-			return tx.BufferWrite(ms)
-		})
-		if err != nil && sequenced {
+		op := a.do(&leaseOp{rows: rows, token: token, release: true, sequenced: sequenced, index: index, record: record})
+		<-op.done
+		if op.err != nil && sequenced {
 			// As on MySQL: readers elsewhere may judge without this entry
 			// until their follower folds it; the lease ends by itself.
-			return fmt.Errorf("admission: recording entry %d: %w", index, err)
+			return fmt.Errorf("admission: recording entry %d: %w", index, op.err)
 		}
-		if err != nil {
-			return fmt.Errorf("admission: ending a lease: %w", err)
+		if op.err != nil {
+			return fmt.Errorf("admission: ending a lease: %w", op.err)
 		}
 		return nil
 	}
-
 	pause := time.Millisecond
-	var fence uint64
 	for {
-		held := false
-		// A transaction is not cut short by ctx, which bounds only the
-		// wait: Spanner does not roll back one whose commit a context
-		// ended, and the emulator, which runs one read-write transaction
-		// at a time, then stalled every other for good.
-		txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseTime)
-		_, err := a.client.ReadWriteTransaction(txCtx, func(ctx context.Context, tx *spanner.ReadWriteTransaction) error {
-			cur, err := readLeases(ctx, tx, ids)
-			if err != nil {
-				return err
-			}
-			now, err := databaseNow(ctx, tx)
-			if err != nil {
-				return err
-			}
-			fence, held = 0, true
-			for _, r := range rows {
-				l := cur[r.id]
-				free := !l.writerHeld(now) && (r.write && !l.readersHeld(now) || !r.write && !l.wanted(now))
-				held = held && free
-				fence = max(fence, uint64(l.lastSize))
-			}
-			var ms []*spanner.Mutation
-			for _, r := range rows {
-				l := cur[r.id]
-				switch {
-				case !held && r.write && !l.writerHeld(now):
-					// Held by readers: no new ones until this writer is in.
-					l.wantedUntil = spanner.NullTime{Time: now.Add(time.Second), Valid: true}
-				case !held:
-					continue
-				case r.write:
-					l.writer = spanner.NullString{StringVal: token, Valid: true}
-					l.writerUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
-					l.wantedUntil = spanner.NullTime{}
-				default:
-					if !l.readersHeld(now) {
-						l.readers = 0
-					}
-					l.readers++
-					l.readersUntil = spanner.NullTime{Time: now.Add(leaseTime), Valid: true}
+		op := a.do(&leaseOp{rows: rows, token: token})
+		select {
+		case <-op.done:
+		case <-ctx.Done():
+			// The submitter's turn ran out, or it left (Personality.noTurn
+			// tells which); a lease taken for it is given back.
+			go func() {
+				if <-op.done; op.err == nil && op.held {
+					release(false, 0)
 				}
-				ms = append(ms, l.mutation(r.id))
-			}
-			return tx.BufferWrite(ms)
-		})
-		cancel()
-		if spanner.ErrCode(err) == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded) {
+			}()
+			return 0, nil, fmt.Errorf("admission: waiting for locks: %w", ctx.Err())
+		}
+		if spanner.ErrCode(op.err) == codes.DeadlineExceeded || errors.Is(op.err, context.DeadlineExceeded) {
 			// The transaction's deadline, or the client's own on a call:
 			// the database is too busy to answer in time, which the
 			// submitter may retry.
-			return 0, nil, fmt.Errorf("admission: %w: %v", vlog.ErrPushback, err)
+			return 0, nil, fmt.Errorf("admission: %w: %v", vlog.ErrPushback, op.err)
 		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("admission: %w", err)
+		if op.err != nil {
+			return 0, nil, fmt.Errorf("admission: %w", op.err)
 		}
-		if held && ctx.Err() != nil {
-			// Taken for a submitter that stopped waiting.
-			release(false, 0)
-		}
-		if held && ctx.Err() == nil {
-			return fence, release, nil
+		if op.held {
+			return op.fence, release, nil
 		}
 		select {
 		case <-ctx.Done():
-			// The submitter's turn ran out, or it left: Personality.noTurn
-			// tells which.
 			return 0, nil, fmt.Errorf("admission: waiting for locks: %w", ctx.Err())
 		case <-time.After(pause/2 + mrand.N(pause)):
 		}

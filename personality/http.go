@@ -182,13 +182,13 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	kind := "unknown"
 	result := "rejected"
-	var sequenced time.Duration
+	var turn, sequenced time.Duration
 	defer func() {
 		p.metrics.submissions.WithLabelValues(kind, result).Inc()
 		// Past its turn and its wait, an answer may outlive the server's
 		// write timeout and be lost: say where the time went.
 		if total := time.Since(start); total > p.cfg.TurnTimeout+p.cfg.WaitTimeout {
-			p.logger.WarnContext(r.Context(), "slow submission", "kind", kind, "result", result, "sequenced_after", sequenced, "total", total)
+			p.logger.WarnContext(r.Context(), "slow submission", "kind", kind, "result", result, "turn_after", turn, "sequenced_after", sequenced, "total", total)
 		}
 	}()
 
@@ -200,6 +200,9 @@ func (p *Personality) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	s, err := p.submit(r.Context(), body)
 	if s != nil {
 		kind = s.entry.Kind.String()
+		if !s.turn.IsZero() {
+			turn = s.turn.Sub(start)
+		}
 	}
 	if err != nil {
 		if errors.Is(err, vlog.ErrPushback) {

@@ -208,6 +208,7 @@ type submission struct {
 	leaf  []byte
 	index uint64
 	dup   bool
+	turn  time.Time // when its locks were held, if they were
 }
 
 // submit checks an envelope and appends it, returning once it has a durable
@@ -270,8 +271,11 @@ func (p *Personality) admit(ctx context.Context, e *client.Entry, leaf []byte) (
 		return &submission{entry: e}, p.noTurn(ctx, turn, err)
 	}
 	defer unlock()
+	turnAt := time.Now()
 	if p.cfg.Admission == nil {
-		return p.judgeAndSequence(ctx, e, leaf, 0)
+		sub, err := p.judgeAndSequence(ctx, e, leaf, 0)
+		sub.turn = turnAt
+		return sub, err
 	}
 	// Only the wait ends with turn: a shared lock, once taken, lasts until
 	// release.
@@ -279,6 +283,7 @@ func (p *Personality) admit(ctx context.Context, e *client.Entry, leaf []byte) (
 	if err != nil {
 		return &submission{entry: e}, p.noTurn(ctx, turn, err)
 	}
+	turnAt = time.Now()
 	if pl.writes() {
 		// A writer judges against the whole log, not only the fences: a
 		// fence another frontend failed to record cannot mislead it.
@@ -305,6 +310,7 @@ func (p *Personality) admit(ctx context.Context, e *client.Entry, leaf []byte) (
 	}()
 	sub, err = p.judgeAndSequence(ctx, e, leaf, fence)
 	sequenced = err == nil
+	sub.turn = turnAt
 	return sub, err
 }
 

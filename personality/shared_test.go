@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/vigil-log/vigil/client"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/log/gcptest"
@@ -71,7 +72,7 @@ func frontendOf(tb testing.TB, st vlog.Storage) (Blobs, Admission) {
 		}
 	case vlog.GCP:
 		blobs = NewGCSBlobs(st.GCS, st.Bucket)
-		adm, err = NewSpannerAdmission(ctx, st.Client, nil)
+		adm, err = NewSpannerAdmission(ctx, st.Client, nil, nil)
 	default:
 		blobs, err = NewBlobStore(tb.TempDir())
 	}
@@ -352,5 +353,75 @@ func TestAdmissionLayout(t *testing.T) {
 	}
 	if _, err := NewSQLAdmission(ctx, db, nil); err == nil || !strings.Contains(err.Error(), "another vigil version") {
 		t.Errorf("NewSQLAdmission over another layout = %v, want a refusal", err)
+	}
+}
+
+// TestAdmissionExcludes: writers of one stripe on two frontends hold its
+// lock one at a time, each with a fence past the entry the one before it
+// recorded. On Spanner, concurrent takes and releases share transactions.
+func TestAdmissionExcludes(t *testing.T) {
+	for _, b := range sharedBackends {
+		t.Run(b.name, func(t *testing.T) {
+			next := b.new(t)
+			var adms []Admission
+			for range 2 {
+				_, a := frontendOf(t, next())
+				adms = append(adms, a)
+			}
+			p := lockPlan{stripes: []lockReq{{stripe: 7, write: true}}}
+			var holders atomic.Int32
+			var done atomic.Uint64 // holders that have recorded their entry
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					fence, release, err := adms[i%2].Acquire(ctx, p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if n := holders.Add(1); n != 1 {
+						t.Errorf("%d holders of an exclusive lock", n)
+					}
+					if want := done.Load(); fence != want {
+						t.Errorf("fence %d, want %d: past the last holder's entry", fence, want)
+					}
+					time.Sleep(5 * time.Millisecond)
+					done.Add(1)
+					holders.Add(-1)
+					if err := release(true, fence); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+
+			sa, ok := adms[0].(*SpannerAdmission)
+			if !ok {
+				return
+			}
+			before := testutil.ToFloat64(sa.transactions)
+			for i := range 64 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, release, err := sa.Acquire(context.Background(), lockPlan{stripes: []lockReq{{stripe: 100 + i, write: true}}})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if err := release(false, 0); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if n := testutil.ToFloat64(sa.transactions) - before; n > 32 {
+				t.Errorf("64 concurrent takes and their releases took %v transactions, want batches of them", n)
+			}
+		})
 	}
 }

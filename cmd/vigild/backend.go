@@ -13,6 +13,7 @@ import (
 
 	"cloud.google.com/go/spanner"
 	gcs "cloud.google.com/go/storage"
+	"github.com/prometheus/client_golang/prometheus"
 	vlog "github.com/vigil-log/vigil/log"
 	"github.com/vigil-log/vigil/personality"
 	"github.com/vigil-log/vigil/personality/index"
@@ -62,8 +63,8 @@ type backend struct {
 // what a new log needs where there is none (a key on POSIX; on MySQL, where
 // --create must say so too, the caller's vlog.Create makes the tables);
 // without, a missing log is an error. logger receives the shared log's
-// background failures.
-func openBackend(ctx context.Context, f *storageFlags, create bool, logger *slog.Logger) (*backend, error) {
+// background failures, reg (if not nil) the metrics of its admission.
+func openBackend(ctx context.Context, f *storageFlags, create bool, logger *slog.Logger, reg prometheus.Registerer) (*backend, error) {
 	dsn := *f.dsn
 	if dsn == "" && *f.storage == "mysql" {
 		dsn = os.Getenv("VIGIL_MYSQL_DSN")
@@ -127,7 +128,7 @@ func openBackend(ctx context.Context, f *storageFlags, create bool, logger *slog
 		}
 		return b, nil
 	case "gcp":
-		return openGCP(ctx, f, create, logger)
+		return openGCP(ctx, f, create, logger, reg)
 	}
 	return nil, fmt.Errorf("--storage %q: want posix, mysql or gcp", *f.storage)
 }
@@ -138,7 +139,7 @@ func (f *storageFlags) gcpGiven() bool {
 }
 
 // openGCP opens a log in a Spanner database and a GCS bucket.
-func openGCP(ctx context.Context, f *storageFlags, create bool, logger *slog.Logger) (*backend, error) {
+func openGCP(ctx context.Context, f *storageFlags, create bool, logger *slog.Logger, reg prometheus.Registerer) (*backend, error) {
 	if *f.spanner == "" || *f.bucket == "" || *f.logKey == "" {
 		return nil, errors.New("--storage gcp needs --spanner, --gcs-bucket and --log-key (see --help)")
 	}
@@ -178,7 +179,7 @@ func openGCP(ctx context.Context, f *storageFlags, create bool, logger *slog.Log
 	if err := b.checkCreate(ctx, f, create); err != nil {
 		return fail(err)
 	}
-	if b.admission, err = personality.NewSpannerAdmission(ctx, sc, logger); err != nil {
+	if b.admission, err = personality.NewSpannerAdmission(ctx, sc, logger, reg); err != nil {
 		return fail(err)
 	}
 	if b.indexDB, err = index.OpenSpannerDB(ctx, db); err != nil {

@@ -182,7 +182,8 @@ func run(cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.roots, err)
 	}
-	be, err := openBackend(ctx, cfg.storage, true, logger)
+	reg, mux := serve.NewMux()
+	be, err := openBackend(ctx, cfg.storage, true, logger, reg)
 	if err != nil {
 		return err
 	}
@@ -191,7 +192,6 @@ func run(cfg config, logger *slog.Logger) error {
 		cfg.cpInterval = max(250*time.Millisecond, vlog.MinCheckpointInterval(be.storage))
 	}
 
-	reg, mux := serve.NewMux()
 	stopOTel, err := vlog.BridgeOTel(reg)
 	if err != nil {
 		return err

@@ -60,7 +60,7 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	be, err := openBackend(ctx, storage, false, slog.New(slog.DiscardHandler))
+	be, err := openBackend(ctx, storage, false, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}
