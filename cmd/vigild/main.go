@@ -50,7 +50,10 @@
 //	GET  /healthz                        200 when serving
 //
 // Metrics: personality_submissions_total{kind,result},
-// personality_submission_duration_seconds{stage}, log_integrated_size,
+// personality_submission_duration_seconds{stage},
+// personality_admission_transactions_total and
+// personality_admission_ops_total (gcp only: the batches of lease
+// transactions its frontends coordinate through), log_integrated_size,
 // log_published_size, log_unpublished_entries,
 // log_witness_request_duration_seconds{witness},
 // log_witness_requests_total{witness,result},
