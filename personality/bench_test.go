@@ -39,9 +39,11 @@ var benchBackends = []string{"posix", "mysql", "gcp"}
 // temporary directory or database, so the raw and the validated runs use
 // the same storage, settings and disk. With witnesses > 0 it also starts
 // that many witnesses (the witness package behind HTTP servers on
-// 127.0.0.1) and requires a quorum of all but one. It returns the log and
-// its storage.
-func benchLog(b *testing.B, backend string, witnesses int) (*vlog.Log, vlog.Storage) {
+// 127.0.0.1) and requires a quorum of all but one. It returns the log, its
+// storage, and the function that closes the log, which the benchmark's
+// cleanup calls too: a raw log closed once its run ends leaves the vigil
+// run the machine to itself.
+func benchLog(b *testing.B, backend string, witnesses int) (*vlog.Log, vlog.Storage, func()) {
 	b.Helper()
 	const origin = "bench.vigil.local/log"
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
@@ -91,12 +93,15 @@ func benchLog(b *testing.B, backend string, witnesses int) (*vlog.Log, vlog.Stor
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
+	closeLog := sync.OnceFunc(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_ = l.Close(ctx)
+		if err := l.Close(ctx); err != nil {
+			b.Errorf("closing the %s log: %v", backend, err)
+		}
 	})
-	return l, st
+	b.Cleanup(closeLog)
+	return l, st, closeLog
 }
 
 // benchServer serves a personality over a fresh benchLog on 127.0.0.1, as
@@ -105,9 +110,12 @@ func benchLog(b *testing.B, backend string, witnesses int) (*vlog.Log, vlog.Stor
 func benchServer(b *testing.B, backend string, witnesses int, roots *client.TrustRoots) *httptest.Server {
 	b.Helper()
 	ctx := context.Background()
-	l, st := benchLog(b, backend, witnesses)
-	// Failures go to stderr (make bench's bench.log), beside Tessera's.
-	cfg := Config{Log: l, Roots: roots, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	l, st, _ := benchLog(b, backend, witnesses)
+	// Failures go to stderr (make bench's bench.log), beside Tessera's. A
+	// receipt is waited for as long as the raw handler waits, so that a
+	// slow one is measured, not answered 202 (which fails the run).
+	cfg := Config{Log: l, Roots: roots, WaitTimeout: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	cfg.Blobs, cfg.Admission = frontendOf(b, st)
 	p, err := New(ctx, cfg)
 	if err != nil {
@@ -381,10 +389,11 @@ func benchThroughput(b *testing.B, backend string, w *benchWorkload) {
 	b.ResetTimer()
 	for range b.N {
 		// (a) raw Tessera.
-		rawLog, _ := benchLog(b, backend, 0)
+		rawLog, _, closeRaw := benchLog(b, backend, 0)
 		raw := httptest.NewServer(rawHandler(rawLog))
 		a, pa := post(b, raw.URL+"/v1/entries?wait=false", w.leaves, conc)
 		raw.Close()
+		closeRaw()
 
 		// (b) vigil, with the fleet enrolled first (not timed).
 		srv := benchServer(b, backend, 0, w.roots)
@@ -448,11 +457,12 @@ func benchWitnessedReceipts(b *testing.B, backend string, w *benchWorkload) {
 	const conc = 2048
 	b.ResetTimer()
 	for range b.N {
-		rawLog, _ := benchLog(b, backend, 3)
+		rawLog, _, closeRaw := benchLog(b, backend, 3)
 		raw := httptest.NewServer(rawHandler(rawLog))
 		rr, _ := post(b, raw.URL+"/v1/entries", w.receipts, conc)
 		rawLat, rlp := latencies(b, raw.URL+"/v1/entries", w.latency, rr/2)
 		raw.Close()
+		closeRaw()
 
 		srv := benchServer(b, backend, 3, w.roots)
 		post(b, srv.URL+"/v1/entries", w.enrollments, 512)
