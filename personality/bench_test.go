@@ -366,8 +366,10 @@ func latencies(b *testing.B, url string, bodies [][]byte, rate float64) ([]time.
 // The load comes from the same process over loopback, so client and server
 // share the machine's cores, as they do for both the raw and vigil runs.
 //
-// Each iteration is one complete measurement; run it with -benchtime 1x
-// -count N and read the medians with benchstat (make bench does).
+// Each iteration is one complete measurement; run it with -benchtime 1x in
+// N processes and read the medians with benchstat (make bench does). One
+// process a run, since on the Spanner emulator the runs after the first in
+// a process ran slower and slower (deploy/README.md).
 func BenchmarkThroughput(b *testing.B) {
 	const devices, perDevice, receiptsPerDevice, latencyPerDevice = 500, 40, 16, 16
 	w := newBenchWorkload(b, devices, perDevice, receiptsPerDevice, latencyPerDevice)
@@ -435,7 +437,7 @@ func benchThroughput(b *testing.B, backend string, w *benchWorkload) {
 //	p50_ms, p99_ms         vigil's submit-to-witnessed-receipt latency, open loop at half of it
 //	*latency_pushbacks     submissions of those runs answered with pushback, and sent again
 //
-// Run it with -benchtime 1x -count N, as BenchmarkThroughput.
+// Run it as BenchmarkThroughput.
 //
 // On gcp the fleet is a fifth and each device sends half the receipts: at
 // the full size (8,000 receipts, then 8,000 more open loop) a run on the
