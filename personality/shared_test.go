@@ -425,3 +425,51 @@ func TestAdmissionExcludes(t *testing.T) {
 		})
 	}
 }
+
+// TestReadGroups: concurrent readers share locks, one group taking its
+// locks at a time while the next gathers, and each group's locks are let
+// go only after its last member.
+func TestReadGroups(t *testing.T) {
+	var (
+		locking, most, groups atomic.Int32
+		held                  sync.Map // group number -> *atomic.Int32 of members still in
+	)
+	r := &readGroups{lock: func(ids []int) (uint64, func(), error) {
+		n := locking.Add(1)
+		defer locking.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond) // a database's round trip
+		g := groups.Add(1)
+		return uint64(g), func() {
+			if in, ok := held.Load(uint64(g)); ok && in.(*atomic.Int32).Load() != 0 {
+				t.Errorf("group %d let go with %d members in", g, in.(*atomic.Int32).Load())
+			}
+		}, nil
+	}}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 500 * time.Microsecond)
+			g, release, err := r.read(context.Background(), lockPlan{stripes: []lockReq{{stripe: i % 7}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			in, _ := held.LoadOrStore(g, new(atomic.Int32))
+			in.(*atomic.Int32).Add(1)
+			time.Sleep(time.Millisecond) // judged and sequenced
+			in.(*atomic.Int32).Add(-1)
+			release(true, 0)
+		}()
+	}
+	wg.Wait()
+	if most.Load() != 1 {
+		t.Errorf("%d groups took their locks at once, want 1", most.Load())
+	}
+	if n := groups.Load(); n > 20 {
+		t.Errorf("200 readers over 100 ms took %d groups, want a group per round trip or so", n)
+	}
+}
