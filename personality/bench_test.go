@@ -134,6 +134,7 @@ type benchWorkload struct {
 	leaves      [][]byte // their leaves, for the raw run
 	receipts    [][]byte // more attestations, for the peak rate of receipts
 	latency     [][]byte // and more, for the latency run
+	rawLatency  [][]byte // their leaves, for raw Tessera's latency run
 }
 
 func newBenchWorkload(b *testing.B, devices, perDevice, receiptsPerDevice, latencyPerDevice int) *benchWorkload {
@@ -159,19 +160,18 @@ func newBenchWorkload(b *testing.B, devices, perDevice, receiptsPerDevice, laten
 				b.Fatal(err)
 			}
 			prev = e.PayloadDigest()
-			switch {
-			case seq >= perDevice+receiptsPerDevice:
-				w.latency = append(w.latency, env)
-				continue
-			case seq >= perDevice:
-				w.receipts = append(w.receipts, env)
-				continue
-			}
 			leaf, err := e.Leaf().Marshal()
 			if err != nil {
 				b.Fatal(err)
 			}
-			w.envelopes, w.leaves = append(w.envelopes, env), append(w.leaves, leaf)
+			switch {
+			case seq >= perDevice+receiptsPerDevice:
+				w.latency, w.rawLatency = append(w.latency, env), append(w.rawLatency, leaf)
+			case seq >= perDevice:
+				w.receipts = append(w.receipts, env)
+			default:
+				w.envelopes, w.leaves = append(w.envelopes, env), append(w.leaves, leaf)
+			}
 		}
 	}
 	return w
@@ -353,6 +353,13 @@ func latencies(b *testing.B, url string, bodies [][]byte, rate float64) ([]time.
 	return lat, pushed.Load()
 }
 
+// reportLatency reports the median and 99th percentile of sorted
+// latencies, their names prefixed.
+func reportLatency(b *testing.B, prefix string, lat []time.Duration) {
+	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), prefix+"p50_ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), prefix+"p99_ms")
+}
+
 // BenchmarkThroughput measures, side by side on the same disk:
 //
 //	raw_entries/s    raw Tessera appends of vigil's leaves through the same HTTP path
@@ -361,7 +368,8 @@ func latencies(b *testing.B, url string, bodies [][]byte, rate float64) ([]time.
 //	ratio            vigil_entries/s over the additive bound 1/(1/raw + 1/sigchecks)
 //	receipts/s       vigil's peak rate of submissions answered with an evidence bundle
 //	p50_ms, p99_ms   submit-to-receipt latency, open loop at half of receipts/s
-//	latency_pushbacks  submissions of that run answered with pushback, and sent again
+//	raw_p50_ms, raw_p99_ms  raw Tessera's, at the same rate on a fresh log
+//	*latency_pushbacks  submissions of those runs answered with pushback, and sent again
 //
 // The load comes from the same process over loopback, so client and server
 // share the machine's cores, as they do for both the raw and vigil runs.
@@ -405,10 +413,16 @@ func benchThroughput(b *testing.B, backend string, w *benchWorkload) {
 		// (c) the signature checks alone.
 		c := sigChecks(b, w.envelopes, keys)
 
-		// The peak rate of receipts, then latency at half of it.
+		// The peak rate of receipts, then latency at half of it, and raw
+		// Tessera's at the same rate.
 		r, _ := post(b, srv.URL+"/v1/entries", w.receipts, 4*conc)
 		lat, lp := latencies(b, srv.URL+"/v1/entries", w.latency, r/2)
 		srv.Close()
+		rawLog, _, closeRaw = benchLog(b, backend, 0)
+		raw = httptest.NewServer(rawHandler(rawLog))
+		rawLat, rlp := latencies(b, raw.URL+"/v1/entries", w.rawLatency, r/2)
+		raw.Close()
+		closeRaw()
 
 		b.ReportMetric(a, "raw_entries/s")
 		b.ReportMetric(v, "vigil_entries/s")
@@ -418,8 +432,9 @@ func benchThroughput(b *testing.B, backend string, w *benchWorkload) {
 		b.ReportMetric(float64(pa), "raw_pushbacks")
 		b.ReportMetric(float64(pv), "vigil_pushbacks")
 		b.ReportMetric(float64(lp), "latency_pushbacks")
-		b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50_ms")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99_ms")
+		b.ReportMetric(float64(rlp), "raw_latency_pushbacks")
+		reportLatency(b, "", lat)
+		reportLatency(b, "raw_", rawLat)
 	}
 	b.ReportMetric(0, "ns/op")
 }
@@ -472,11 +487,9 @@ func benchWitnessedReceipts(b *testing.B, backend string, w *benchWorkload) {
 		lat, lp := latencies(b, srv.URL+"/v1/entries", w.latency, r/2)
 		srv.Close()
 		b.ReportMetric(rr, "raw_receipts/s")
-		b.ReportMetric(float64(rawLat[len(rawLat)/2].Milliseconds()), "raw_p50_ms")
-		b.ReportMetric(float64(rawLat[len(rawLat)*99/100].Milliseconds()), "raw_p99_ms")
+		reportLatency(b, "raw_", rawLat)
 		b.ReportMetric(r, "receipts/s")
-		b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50_ms")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99_ms")
+		reportLatency(b, "", lat)
 		b.ReportMetric(float64(rlp), "raw_latency_pushbacks")
 		b.ReportMetric(float64(lp), "latency_pushbacks")
 	}
