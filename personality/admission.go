@@ -61,20 +61,12 @@ type SQLAdmission struct {
 // union of its members' stripes shared at once, and lets them go after its
 // last member has been sequenced: a frontend then takes a few locks for its
 // attestations, not one per submission.
-//
-// One group takes its locks at a time, while the next gathers members: the
-// slower the database answers, the larger the groups, not the more
-// transactions. (On the Spanner emulator, which runs one read-write
-// transaction at a time and aborts the others, a group every groupWindow
-// each retrying its own transaction kept Tessera's integration from ever
-// committing.)
 type readGroups struct {
 	// lock takes rows (stripe+1, ascending) shared and returns their
 	// largest last_size, and the function that lets them go.
-	lock    func(ids []int) (fence uint64, unlock func(), err error)
-	locking sync.Mutex // held by the group taking its locks
-	mu      sync.Mutex
-	open    *readGroup // accepting members, nil if none
+	lock func(ids []int) (fence uint64, unlock func(), err error)
+	mu   sync.Mutex
+	open *readGroup // accepting members, nil if none
 }
 
 // readGroup is one lock taken for concurrent readers.
@@ -113,23 +105,21 @@ func (r *readGroups) read(ctx context.Context, p lockPlan) (uint64, func(bool, u
 	return g.fence, func(bool, uint64) error { g.members.Done(); return nil }, nil
 }
 
-// lockGroup closes a group to new members after groupWindow and once the
-// group before it holds its locks, takes its stripes, lets its members go
-// on, and lets the stripes go when the last has been sequenced.
+// lockGroup closes a group to new members after groupWindow, takes its
+// stripes, lets its members go on, and lets the stripes go when the last
+// has been sequenced.
 func (r *readGroups) lockGroup(g *readGroup) {
 	time.Sleep(groupWindow)
-	r.locking.Lock()
 	r.mu.Lock()
 	r.open = nil
+	r.mu.Unlock()
 	ids := make([]int, 0, len(g.stripes))
 	for id := range g.stripes {
 		ids = append(ids, id)
 	}
-	r.mu.Unlock()
 	slices.Sort(ids)
 	var unlock func()
 	g.fence, unlock, g.err = r.lock(ids)
-	r.locking.Unlock()
 	close(g.ready)
 	if g.err != nil {
 		return

@@ -211,7 +211,8 @@ type leaseOp struct {
 	err   error
 }
 
-// do queues op for the next batch and returns once it is done. A batch's
+// do queues op for the next batch and returns it; op.done is closed once
+// the batch is done. A batch's
 // transaction runs under its own deadline, not a submitter's: Spanner does
 // not roll back one whose commit a context ended, and the emulator, which
 // runs one read-write transaction at a time, then stalled every other for
