@@ -212,11 +212,11 @@ type leaseOp struct {
 }
 
 // do queues op for the next batch and returns it; op.done is closed once
-// the batch is done. A batch's
-// transaction runs under its own deadline, not a submitter's: Spanner does
-// not roll back one whose commit a context ended, and the emulator, which
-// runs one read-write transaction at a time, then stalled every other for
-// good.
+// the batch is done. A batch's transaction runs under its own deadline, not
+// a submitter's: the Spanner client does not roll back a transaction whose
+// commit a context ended, and one gcp benchmark whose lease transactions
+// were cut off that way froze the emulator for good (the likely cause, not
+// a proven one).
 func (a *SpannerAdmission) do(op *leaseOp) *leaseOp {
 	op.done = make(chan struct{})
 	a.mu.Lock()
@@ -232,10 +232,11 @@ func (a *SpannerAdmission) do(op *leaseOp) *leaseOp {
 // run does the queued ops, all of those queued at a time in one
 // transaction, until none are left. So a frontend has one admission
 // transaction in flight, however many submissions wait, and the slower the
-// database, the larger the batches. (On the emulator, which aborts a
-// transaction begun while another runs, a transaction per lease and per
-// release, each retried with a growing back-off, kept Tessera's
-// integration from committing for minutes.)
+// database, the larger the batches. With a transaction per lease and per
+// release, Tessera's integration on the emulator missed its deadline for
+// minutes (BenchmarkThroughput/gcp); the emulator aborting a transaction
+// begun while another runs, and the client's growing back-off between
+// retries, are the likely mechanism.
 func (a *SpannerAdmission) run() {
 	for {
 		a.mu.Lock()
